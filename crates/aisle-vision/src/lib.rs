@@ -1,0 +1,15 @@
+//! Aisle's model adapters: frames in, detections out.
+//!
+//! - [`preprocess`]: NV12 frame -> model input tensor (resize/letterbox, normalise). The CPU
+//!   implementation is the reference that GPU kernels must reproduce.
+//! - [`decode`]: raw model outputs -> boxes (CenterNet rows, NanoDet GFL distributions).
+//! - [`nms`]: class-wise greedy non-maximum suppression.
+//! - [`detector`]: the three put together around an [`aisle_infer::Engine`].
+
+pub mod decode;
+pub mod detector;
+pub mod nms;
+pub mod preprocess;
+
+pub use detector::{Detector, DetectorOptions, StageTimes, VisionError};
+pub use preprocess::{CpuPreprocessor, InputMapping, Preprocessor};

@@ -1,0 +1,57 @@
+//! `aisle`: the Aisle appliance's command line.
+//!
+//! - `aisle detect`: run the person detector over a video file and print per-frame counts
+//!   (or boxes with `--json`).
+//! - `aisle check`: probe every configured part (ONNX Runtime, models, GPU libraries) and say
+//!   how to fix what is missing.
+
+mod check;
+mod detect;
+mod pipeline;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "aisle", version, about = "Aisle: privacy-first retail analytics from store cameras")]
+struct Cli {
+    /// Configuration file (TOML); without it, built-in defaults are used.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Detect people in a video file (H.264 in MP4, or an H.264 Annex B stream).
+    Detect(detect::DetectArgs),
+    /// Probe every configured part and print each with its fix.
+    Check,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AISLE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Detect(args) => detect::run(cli.config.as_deref(), &args),
+        Command::Check => check::run(cli.config.as_deref()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
