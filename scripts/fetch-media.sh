@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Fetch the test media into $AISLE_MEDIA (see models/README.md for the cache layout):
+#   vtest.avi   pedestrians, 768x576, 10 fps, 795 frames (Debian opencv-doc, MS-MPEG4v3)
+#   vtest.mp4   the same as H.264 Constrained Baseline (openh264 decodes only that), faststart
+#   vtest.h264  the same H.264 stream as Annex B
+#   faces/sample1.jpg .. sample6.jpg   group photos (npm @vladmandic/face-api demo/)
+# Idempotent: a re-run checks the files (ffprobe for the videos) and takes about a second.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+OPENCV_DOC=(debian opencv-doc 4.6.0+dfsg-12)
+VTEST_AVI=usr/share/doc/opencv-doc/examples/data/vtest.avi
+VTEST_SHA256=45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf
+FACE_API=(npm @vladmandic/face-api 1.7.15)
+X264=(-c:v libx264 -profile:v baseline -pix_fmt yuv420p -preset medium -crf 20 -g 20 -bf 0 -threads 1
+  -map_metadata -1 -fflags +bitexact -flags:v +bitexact)
+FRAMES=795 SIZE=768x576
+
+need ffmpeg ffprobe sha256sum
+mkdir -p "$AISLE_MEDIA/faces"
+
+# install_file SRC DST: copy unless identical, atomically.
+install_file() {
+  cmp -s "$1" "$2" && return 0
+  cp "$1" "$2.tmp" && mv -f "$2.tmp" "$2"
+}
+
+# video_ok FILE [frames]: H.264 Constrained Baseline, SIZE, FRAMES packets (or decoded frames).
+video_ok() {
+  local what=${2:-packets} got
+  [[ -s $1 ]] || return 1
+  got=$(ffprobe -v error -select_streams v:0 "-count_$what" -of csv=p=0 \
+    -show_entries "stream=codec_name,profile,width,height,nb_read_$what" "$1") || return 1
+  [[ $got == "h264,Constrained Baseline,${SIZE/x/,},$FRAMES" ]] || { log "$1: got '$got'"; return 1; }
+}
+
+# encode DST CMD...: run an ffmpeg command writing to a temp name, verify by decoding, rename.
+encode() {
+  local dst=$1 tmp
+  shift
+  tmp="$(dirname "$dst")/.tmp.$(basename "$dst")"
+  log "writing $dst"
+  ffmpeg -nostdin -v error -y "$@" "$tmp" || { rm -f "$tmp"; die "ffmpeg failed writing $dst"; }
+  video_ok "$tmp" frames || { rm -f "$tmp"; die "$dst: not H.264 Constrained Baseline $SIZE with $FRAMES frames (ffmpeg version?)"; }
+  mv -f "$tmp" "$dst"
+}
+
+# --- vtest.avi (content pinned by sha256)
+ocv=$(fetch_pkg "${OPENCV_DOC[@]}")
+avi=$ocv/$VTEST_AVI
+[[ -f $avi && $(sha256sum <"$avi") == "$VTEST_SHA256  -" ]] \
+  || die "$avi is missing or has an unexpected sha256 (expected $VTEST_SHA256): rm -rf $AISLE_DL/opencv-doc_*.deb $ocv and re-run"
+install_file "$avi" "$AISLE_MEDIA/vtest.avi"
+
+# --- vtest.mp4 / vtest.h264, re-encoded when the settings above change (stamp .vtest.params)
+params=$(printf '%s\n' "$VTEST_SHA256" "${X264[@]}" "$(ffmpeg -version | head -n1)" | sha256sum)
+stamp=$AISLE_MEDIA/.vtest.params
+if [[ ! -f $stamp || $(<"$stamp") != "$params" ]] || ! video_ok "$AISLE_MEDIA/vtest.mp4"; then
+  rm -f "$stamp"
+  encode "$AISLE_MEDIA/vtest.mp4" -i "$AISLE_MEDIA/vtest.avi" -map 0:v:0 -an "${X264[@]}" -movflags +faststart -f mp4
+  rm -f "$AISLE_MEDIA/vtest.h264"
+fi
+if ! video_ok "$AISLE_MEDIA/vtest.h264"; then
+  encode "$AISLE_MEDIA/vtest.h264" -i "$AISLE_MEDIA/vtest.mp4" -map 0:v:0 -c:v copy -bsf:v h264_mp4toannexb -f h264
+fi
+echo "$params" >"$stamp"
+
+# --- face photos
+demo=$(fetch_pkg "${FACE_API[@]}")/demo
+for i in 1 2 3 4 5 6; do
+  install_file "$demo/sample$i.jpg" "$AISLE_MEDIA/faces/sample$i.jpg"
+done
+log "media ok in $AISLE_MEDIA"

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Prepare a Debian 12 machine for Aisle development. Idempotent; re-runs take about a second.
+#   scripts/setup.sh          Debian packages (needs root or sudo), cargo check, converter venv, ORT library
+#   scripts/setup.sh --venv   only the converter venv and the ORT library (used by fetch-models.sh)
+# The venv ($AISLE_VENV) holds TensorFlow + tf2onnx + onnxruntime, used only to convert and check
+# models. $AISLE_CACHE/lib/libonnxruntime.so is the ONNX Runtime the Rust code loads (ort load-dynamic).
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+APT_PACKAGES=(ffmpeg nasm unzip python3-venv pkg-config ca-certificates xz-utils)
+ORT_VERSION=1.31.1
+# Pins: changing any line (or the stubs below) changes the stamp and rebuilds the venv.
+PIP_DEPS=("tensorflow-cpu==2.15.1" "numpy==1.26.4" "onnx==1.16.2" "tf2onnx==1.17.0"
+  "onnxruntime==$ORT_VERSION" "protobuf==4.25.9" "packaging~=23.1" "six==1.17.0" "importlib_resources==7.1.0")
+# Installed without their dependencies (those would pull jax, tensorflow-decision-forests, ...).
+PIP_NODEPS=("tensorflowjs==4.22.0" "tfjs-graph-converter==1.6.3" "tf-keras==2.15.1" "tensorflow-hub==0.16.1")
+# tensorflowjs imports these at module load, but the graph-model path never uses them.
+STUBS=(tensorflow_decision_forests.py jax/__init__.py jax/experimental/__init__.py jax/experimental/jax2tf.py)
+
+install_debian_packages() {
+  local missing=() p sudo=()
+  for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  command -v npm >/dev/null || missing+=(npm)
+  ((${#missing[@]})) || return 0
+  if ((EUID != 0)); then
+    command -v sudo >/dev/null || die "missing Debian packages: ${missing[*]}; run this script as root"
+    sudo=(sudo)
+  fi
+  log "installing Debian packages: ${missing[*]}"
+  "${sudo[@]}" apt-get update -q || die "apt-get update failed (network? /etc/apt/sources.list?)"
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" \
+    || die "apt-get install ${missing[*]} failed"
+}
+
+check_cargo() {
+  command -v cargo >/dev/null && return 0
+  die "cargo not found. Install Rust with rustup, then re-run this script:
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y
+    . \"\$HOME/.cargo/env\""
+}
+
+setup_venv() {
+  local stamp=$AISLE_VENV/.aisle-stamp want py sp s
+  py=$(command -v python3) || die "python3 not found: run scripts/setup.sh as root (installs python3-venv)"
+  want=$(printf '%s\n' "$("$py" -V 2>&1)" "${PIP_DEPS[@]}" -- "${PIP_NODEPS[@]}" -- "${STUBS[@]}" | sha256sum | cut -d' ' -f1)
+  [[ -f $stamp && $(<"$stamp") == "$want" ]] && return 0
+  # A stamped venv built from other pins is rebuilt from scratch; an unstamped one is completed in place.
+  if [[ -f $stamp ]] || ! "$AISLE_VENV/bin/python" -c '' 2>/dev/null; then
+    log "creating venv $AISLE_VENV"
+    rm -rf "$AISLE_VENV"
+    "$py" -m venv "$AISLE_VENV" || die "python3 -m venv failed: run scripts/setup.sh as root (installs python3-venv)"
+  fi
+  log "installing pinned Python packages into $AISLE_VENV (first time: several minutes)"
+  local pip=("$AISLE_VENV/bin/pip" install -q --cache-dir "$AISLE_CACHE/pip-cache" --disable-pip-version-check)
+  "${pip[@]}" "${PIP_DEPS[@]}" || die "pip install failed (network? PyPI?); re-run scripts/setup.sh"
+  "${pip[@]}" --no-deps "${PIP_NODEPS[@]}" || die "pip install --no-deps failed; re-run scripts/setup.sh"
+  sp=$("$AISLE_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  for s in "${STUBS[@]}"; do mkdir -p "$sp/$(dirname "$s")"; echo "# stub (scripts/setup.sh)" >"$sp/$s"; done
+  "$AISLE_VENV/bin/python" -c 'import tensorflowjs, tfjs_graph_converter.api, tf2onnx, onnxruntime' 2>/dev/null \
+    || die "the venv at $AISLE_VENV does not import its packages: rm -rf $AISLE_VENV and re-run scripts/setup.sh"
+  echo "$want" >"$stamp"
+}
+
+# Copy the wheel's standalone libonnxruntime.so.X out of the venv: Rust loads $AISLE_CACHE/lib/libonnxruntime.so.
+install_ort_lib() {
+  local lib=$AISLE_CACHE/lib name=libonnxruntime.so.$ORT_VERSION src
+  src=$(compgen -G "$AISLE_VENV/lib/python3*/site-packages/onnxruntime/capi/$name" | head -n1) || true
+  [[ -n $src && -f $src ]] || die "$src missing: rm -rf $AISLE_VENV and re-run scripts/setup.sh"
+  mkdir -p "$lib"
+  if ! cmp -s "$src" "$lib/$name"; then
+    cp "$src" "$lib/.$name.tmp" && mv -f "$lib/.$name.tmp" "$lib/$name"
+  fi
+  [[ $(readlink "$lib/libonnxruntime.so" 2>/dev/null) == "$name" ]] || ln -sfn "$name" "$lib/libonnxruntime.so"
+}
+
+if [[ ${1:-} != --venv ]]; then
+  install_debian_packages
+  check_cargo
+fi
+setup_venv
+install_ort_lib
+[[ ${1:-} == --venv ]] || log "setup done: ORT_DYLIB_PATH=$AISLE_CACHE/lib/libonnxruntime.so"
