@@ -8,7 +8,8 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-APT_PACKAGES=(ffmpeg nasm unzip python3-venv pkg-config ca-certificates xz-utils)
+# g++ and make build openh264's bundled C++ source (openh264-sys2) and run the Makefile.
+APT_PACKAGES=(ffmpeg nasm unzip python3-venv pkg-config ca-certificates xz-utils g++ make)
 ORT_VERSION=1.31.1
 # Pins: changing any line (or the stubs below) changes the stamp and rebuilds the venv.
 PIP_DEPS=("tensorflow-cpu==2.15.1" "numpy==1.26.4" "onnx==1.16.2" "tf2onnx==1.17.0"

@@ -229,7 +229,9 @@ impl Config {
             return (expand_home(p), "runtime.ort_library in the config");
         }
         match std::env::var_os(ORT_ENV) {
-            Some(v) if !v.is_empty() => (PathBuf::from(v), "the ORT_DYLIB_PATH environment variable"),
+            Some(v) if !v.is_empty() => {
+                (PathBuf::from(v), "the ORT_DYLIB_PATH environment variable")
+            }
             _ => (
                 self.cache_dir().join("lib").join("libonnxruntime.so"),
                 "the default location under the cache (installed by scripts/setup.sh)",
@@ -288,7 +290,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.cache_dir(), PathBuf::from("/tmp/x"));
         assert_eq!(c.models_dir(), PathBuf::from("/data/models"));
-        assert_eq!(c.ort_library().0, PathBuf::from("/opt/ort/libonnxruntime.so"));
+        assert_eq!(
+            c.ort_library().0,
+            PathBuf::from("/opt/ort/libonnxruntime.so")
+        );
         assert_eq!(c.runtime.gpu, GpuPolicy::Off);
         assert_eq!(c.detector.max_detections, 50);
     }
@@ -319,7 +324,10 @@ mod tests {
         let msg = Config::parse("[detector]\nscore_threshold = 1.5\n", "c.toml")
             .unwrap_err()
             .to_string();
-        assert!(msg.contains("detector.score_threshold") && msg.contains("1.5"), "{msg}");
+        assert!(
+            msg.contains("detector.score_threshold") && msg.contains("1.5"),
+            "{msg}"
+        );
         let msg = Config::parse("[detector]\nclasses = []\n", "c.toml")
             .unwrap_err()
             .to_string();

@@ -64,7 +64,11 @@ pub trait Engine: Send {
 
     /// Runs the model on `input`; `outputs` is resized to the model's outputs, in the
     /// model's output order, reusing its buffers.
-    fn run(&mut self, input: TensorView<'_>, outputs: &mut Vec<OutputTensor>) -> Result<(), InferError>;
+    fn run(
+        &mut self,
+        input: TensorView<'_>,
+        outputs: &mut Vec<OutputTensor>,
+    ) -> Result<(), InferError>;
 }
 
 /// Where an [`OrtEngine`] should run.
@@ -155,11 +159,19 @@ impl OrtEngine {
             let required = accel == Acceleration::GpuRequired;
             if gpu.contains(&"TensorRT") {
                 let ep = ort::ep::TensorRT::default().with_fp16(true);
-                eps.push(if required { ep.build().error_on_failure() } else { ep.build() });
+                eps.push(if required {
+                    ep.build().error_on_failure()
+                } else {
+                    ep.build()
+                });
             }
             if gpu.contains(&"CUDA") {
                 let ep = ort::ep::CUDA::default();
-                eps.push(if required { ep.build().error_on_failure() } else { ep.build() });
+                eps.push(if required {
+                    ep.build().error_on_failure()
+                } else {
+                    ep.build()
+                });
             }
             builder = builder
                 .with_execution_providers(eps)
@@ -194,13 +206,19 @@ impl OrtEngine {
             )));
         };
         if inputs.len() != 1 {
-            return Err(mismatch(format!("it has {} inputs, expected 1", inputs.len())));
+            return Err(mismatch(format!(
+                "it has {} inputs, expected 1",
+                inputs.len()
+            )));
         }
         if let Some(shape) = input.dtype().tensor_shape() {
             let want = spec.input.shape();
             let dims: Vec<i64> = shape.iter().copied().collect();
             let ok = dims.len() == want.len()
-                && dims.iter().zip(want).all(|(d, w)| *d < 0 || *d as usize == w);
+                && dims
+                    .iter()
+                    .zip(want)
+                    .all(|(d, w)| *d < 0 || *d as usize == w);
             if !ok {
                 return Err(mismatch(format!(
                     "input `{}` has shape {dims:?}, the manifest says {want:?}",
@@ -216,7 +234,11 @@ impl OrtEngine {
 
     /// Names of the model's outputs, in order.
     pub fn output_names(&self) -> Vec<String> {
-        self.session.outputs().iter().map(|o| o.name().to_string()).collect()
+        self.session
+            .outputs()
+            .iter()
+            .map(|o| o.name().to_string())
+            .collect()
     }
 }
 
@@ -225,7 +247,11 @@ impl Engine for OrtEngine {
         &self.backend
     }
 
-    fn run(&mut self, input: TensorView<'_>, outputs: &mut Vec<OutputTensor>) -> Result<(), InferError> {
+    fn run(
+        &mut self,
+        input: TensorView<'_>,
+        outputs: &mut Vec<OutputTensor>,
+    ) -> Result<(), InferError> {
         let run_err = |message: String| InferError::Run {
             model: self.model.clone(),
             message,
@@ -249,16 +275,19 @@ impl Engine for OrtEngine {
             })?;
         outputs.resize_with(results.len(), OutputTensor::default);
         for (slot, (name, value)) in outputs.iter_mut().zip(results.iter()) {
-            let (shape, data) = value.try_extract_tensor::<f32>().map_err(|e| InferError::Run {
-                model: model.clone(),
-                message: format!("output `{name}` is not an f32 tensor: {e}"),
-            })?;
+            let (shape, data) = value
+                .try_extract_tensor::<f32>()
+                .map_err(|e| InferError::Run {
+                    model: model.clone(),
+                    message: format!("output `{name}` is not an f32 tensor: {e}"),
+                })?;
             if slot.name != name {
                 slot.name.clear();
                 slot.name.push_str(name);
             }
             slot.shape.clear();
-            slot.shape.extend(shape.iter().map(|d| (*d).max(0) as usize));
+            slot.shape
+                .extend(shape.iter().map(|d| (*d).max(0) as usize));
             slot.data.clear();
             slot.data.extend_from_slice(data);
         }

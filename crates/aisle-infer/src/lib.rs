@@ -9,7 +9,7 @@ pub mod manifest;
 pub mod runtime;
 
 pub use engine::{Acceleration, Engine, InferError, OrtEngine, OutputTensor, TensorView};
-pub use runtime::{load_onnxruntime, OrtRuntime};
 pub use manifest::{
     Decoder, InputLayout, InputSpec, Manifest, ManifestError, ModelSpec, OutputSpec, ResizeMode,
 };
+pub use runtime::{load_onnxruntime, OrtRuntime};

@@ -179,7 +179,10 @@ impl ModelSpec {
 
     /// Index of a class name in the model's class list.
     pub fn class_id(&self, name: &str) -> Option<u32> {
-        self.classes.iter().position(|c| c == name).map(|i| i as u32)
+        self.classes
+            .iter()
+            .position(|c| c == name)
+            .map(|i| i as u32)
     }
 }
 
@@ -211,7 +214,10 @@ impl Manifest {
         if raw.schema != 1 {
             return Err(ManifestError::Parse {
                 origin: origin.to_string(),
-                message: format!("schema {} is not supported (this build reads schema 1)", raw.schema),
+                message: format!(
+                    "schema {} is not supported (this build reads schema 1)",
+                    raw.schema
+                ),
             });
         }
         let mut models = BTreeMap::new();
@@ -221,16 +227,12 @@ impl Manifest {
                 model: name.clone(),
                 message,
             };
-            let classes = raw
-                .classes
-                .get(&m.output.classes)
-                .cloned()
-                .ok_or_else(|| {
-                    invalid(format!(
-                        "output.classes = \"{}\" is not a list under [classes]",
-                        m.output.classes
-                    ))
-                })?;
+            let classes = raw.classes.get(&m.output.classes).cloned().ok_or_else(|| {
+                invalid(format!(
+                    "output.classes = \"{}\" is not a list under [classes]",
+                    m.output.classes
+                ))
+            })?;
             validate_model(&m, &classes).map_err(invalid)?;
             models.insert(
                 name.clone(),
@@ -252,10 +254,12 @@ impl Manifest {
     }
 
     pub fn get(&self, name: &str) -> Result<&ModelSpec, ManifestError> {
-        self.models.get(name).ok_or_else(|| ManifestError::UnknownModel {
-            name: name.to_string(),
-            known: self.models.keys().cloned().collect::<Vec<_>>().join(", "),
-        })
+        self.models
+            .get(name)
+            .ok_or_else(|| ManifestError::UnknownModel {
+                name: name.to_string(),
+                known: self.models.keys().cloned().collect::<Vec<_>>().join(", "),
+            })
     }
 
     /// Models with the given role, by name.
@@ -267,7 +271,10 @@ impl Manifest {
 fn validate_model(m: &RawModel, classes: &[String]) -> Result<(), String> {
     let i = &m.input;
     if i.width == 0 || i.height == 0 || i.width > 8192 || i.height > 8192 {
-        return Err(format!("input size {}x{} is out of range", i.width, i.height));
+        return Err(format!(
+            "input size {}x{} is out of range",
+            i.width, i.height
+        ));
     }
     if i.std.iter().any(|s| !s.is_finite() || *s == 0.0) || i.mean.iter().any(|v| !v.is_finite()) {
         return Err(format!(
@@ -291,10 +298,13 @@ fn validate_model(m: &RawModel, classes: &[String]) -> Result<(), String> {
                 ));
             }
             if m.output.reg_max == 0 || m.output.reg_max > 64 {
-                return Err(format!("output.reg_max {} is out of range 1..=64", m.output.reg_max));
+                return Err(format!(
+                    "output.reg_max {} is out of range 1..=64",
+                    m.output.reg_max
+                ));
             }
             for s in &m.output.strides {
-                if i.width % s != 0 || i.height % s != 0 {
+                if !i.width.is_multiple_of(*s) || !i.height.is_multiple_of(*s) {
                     return Err(format!(
                         "input {}x{} is not a multiple of stride {s}",
                         i.width, i.height
@@ -328,20 +338,29 @@ mod tests {
     fn unknown_model_lists_the_known_ones() {
         let m = Manifest::builtin().unwrap();
         let msg = m.get("yolo").unwrap_err().to_string();
-        assert!(msg.contains("yolo") && msg.contains("centernet") && msg.contains("nanodet"), "{msg}");
+        assert!(
+            msg.contains("yolo") && msg.contains("centernet") && msg.contains("nanodet"),
+            "{msg}"
+        );
     }
 
     fn with(replace: (&str, &str)) -> Result<Manifest, ManifestError> {
         let text = BUILTIN_MANIFEST.replace(replace.0, replace.1);
-        assert_ne!(text, BUILTIN_MANIFEST, "replacement {replace:?} did not apply");
+        assert_ne!(
+            text, BUILTIN_MANIFEST,
+            "replacement {replace:?} did not apply"
+        );
         Manifest::parse(&text, "test.toml")
     }
 
     #[test]
     fn inconsistent_entries_are_rejected_with_the_model_name() {
-        let msg = with(("classes = \"coco80\", strides", "classes = \"coco81\", strides"))
-            .unwrap_err()
-            .to_string();
+        let msg = with((
+            "classes = \"coco80\", strides",
+            "classes = \"coco81\", strides",
+        ))
+        .unwrap_err()
+        .to_string();
         assert!(msg.contains("nanodet") && msg.contains("coco81"), "{msg}");
         let msg = with(("std = [255.0, 255.0, 255.0]", "std = [255.0, 0.0, 255.0]"))
             .unwrap_err()

@@ -86,7 +86,8 @@ fn version_from_file_name(path: &Path) -> Option<String> {
     let real = std::fs::canonicalize(path).ok()?;
     let name = real.file_name()?.to_str()?;
     let v = name.strip_prefix("libonnxruntime.so.")?;
-    (v.split('.').count() == 3 && v.split('.').all(|p| p.parse::<u32>().is_ok())).then(|| v.to_string())
+    (v.split('.').count() == 3 && v.split('.').all(|p| p.parse::<u32>().is_ok()))
+        .then(|| v.to_string())
 }
 
 /// Execution providers that the loaded library was built with, of those Aisle can use.

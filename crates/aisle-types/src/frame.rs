@@ -135,7 +135,10 @@ mod tests {
         let t = MediaTime::new(0, 1).unwrap();
         let f = Nv12Frame::from_i420(3, 5, t, 0, (&y, 3), (&u, 2), (&v, 2)).unwrap();
         f.validate().unwrap();
-        assert_eq!(f.uv, vec![100, 200, 101, 201, 102, 202, 103, 203, 104, 204, 105, 205]);
+        assert_eq!(
+            f.uv,
+            vec![100, 200, 101, 201, 102, 202, 103, 203, 104, 204, 105, 205]
+        );
         assert_eq!(f.chroma(2, 4), (105, 205));
         assert_eq!(f.luma(2, 4), 14);
         let err = Nv12Frame::from_i420(4, 5, t, 0, (&y, 3), (&u, 2), (&v, 2)).unwrap_err();

@@ -1,1 +1,30 @@
-//! placeholder while the crate is written
+//! Aisle's video input: file sources demuxed in Rust and H.264 decoded on the CPU with
+//! OpenH264, behind traits that later NVDEC / Jetson V4L2 decoders and RTSP sources implement.
+//!
+//! - [`AccessUnitSource`] yields [`AccessUnit`]s: one coded picture each, as an ITU-T H.264
+//!   Annex B byte string with its presentation / decoding timestamps. Implemented by
+//!   [`Mp4FileSource`] (ISO/IEC 14496-12 files with an H.264 track per ISO/IEC 14496-15) and
+//!   [`AnnexBFileSource`] (raw `.h264` streams, ITU-T H.264 Annex B).
+//! - [`Decoder`] turns access units into [`Nv12Frame`]s stamped with their presentation time;
+//!   [`OpenH264Decoder`] is the CPU implementation.
+//! - [`open_file`] picks the source from the file's content; [`VideoFile`] adds the decoder and
+//!   iterates frames.
+//!
+//! Nothing in this crate panics on malformed input: every problem is a [`VideoError`] whose
+//! message names the file, the sample / access unit and byte offset where known, and the fix.
+
+mod annexb;
+mod decoder;
+mod error;
+mod file;
+pub mod h264;
+mod mp4;
+mod source;
+
+pub use aisle_types::{MediaTime, Nv12Frame};
+pub use annexb::{AnnexBFileSource, ANNEXB_TIMESCALE, DEFAULT_ANNEXB_FPS};
+pub use decoder::{Decoder, OpenH264Decoder};
+pub use error::VideoError;
+pub use file::{open_file, sniff, ContainerKind, Frames, VideoFile};
+pub use mp4::Mp4FileSource;
+pub use source::{AccessUnit, AccessUnitSource, Codec, StreamInfo};

@@ -24,14 +24,18 @@ pub struct DecodeParams<'a> {
 }
 
 /// CenterNet rows. Appends candidates to `out`.
-pub fn centernet(outputs: &[OutputTensor], p: &DecodeParams<'_>, out: &mut Vec<Detection>) -> Result<(), String> {
+pub fn centernet(
+    outputs: &[OutputTensor],
+    p: &DecodeParams<'_>,
+    out: &mut Vec<Detection>,
+) -> Result<(), String> {
     let t = outputs
         .iter()
         .find(|t| t.shape.len() == 3 && t.shape[0] == 1 && t.shape[2] == 6)
         .ok_or_else(|| format!("no output of shape [1, K, 6] among {:?}", shapes(outputs)))?;
     for row in t.data.chunks_exact(6) {
         let (score, class) = (row[4], row[5]);
-        if !(score >= p.score_threshold) || !class.is_finite() || class < 0.0 {
+        if !passes(score, p.score_threshold) || !class.is_finite() || class < 0.0 {
             continue;
         }
         let class_id = class.round() as u32;
@@ -40,7 +44,11 @@ pub fn centernet(outputs: &[OutputTensor], p: &DecodeParams<'_>, out: &mut Vec<D
         }
         let bbox = BBox::new(row[0], row[1], row[2], row[3]);
         if bbox.is_finite() && bbox.area() > 0.0 {
-            out.push(Detection { bbox, score, class_id });
+            out.push(Detection {
+                bbox,
+                score,
+                class_id,
+            });
         }
     }
     Ok(())
@@ -60,9 +68,9 @@ pub fn nanodet_gfl(
         let (gw, gh) = ((input.width / s) as usize, (input.height / s) as usize);
         let cells = gw * gh;
         let find = |last: usize| {
-            outputs
-                .iter()
-                .find(|t| t.shape.len() == 3 && t.shape[0] == 1 && t.shape[1] == cells && t.shape[2] == last)
+            outputs.iter().find(|t| {
+                t.shape.len() == 3 && t.shape[0] == 1 && t.shape[1] == cells && t.shape[2] == last
+            })
         };
         let cls = find(p.num_classes).ok_or_else(|| {
             format!(
@@ -72,14 +80,20 @@ pub fn nanodet_gfl(
             )
         })?;
         let reg = find(4 * bins).ok_or_else(|| {
-            format!("stride {s}: no distance output of shape [1, {cells}, {}] among {:?}", 4 * bins, shapes(outputs))
+            format!(
+                "stride {s}: no distance output of shape [1, {cells}, {}] among {:?}",
+                4 * bins,
+                shapes(outputs)
+            )
         })?;
         let stride = s as f32;
         for i in 0..cells {
             let scores = &cls.data[i * p.num_classes..][..p.num_classes];
             for &k in p.keep {
-                let Some(&score) = scores.get(k as usize) else { continue };
-                if !(score >= p.score_threshold) {
+                let Some(&score) = scores.get(k as usize) else {
+                    continue;
+                };
+                if !passes(score, p.score_threshold) {
                     continue;
                 }
                 let regs = &reg.data[i * 4 * bins..][..4 * bins];
@@ -91,12 +105,21 @@ pub fn nanodet_gfl(
                 let cy = ((i / gw) as f32 + 0.5) * stride;
                 let bbox = BBox::new(cx - d[0], cy - d[1], cx + d[2], cy + d[3]);
                 if bbox.is_finite() && bbox.area() > 0.0 {
-                    out.push(Detection { bbox, score, class_id: k });
+                    out.push(Detection {
+                        bbox,
+                        score,
+                        class_id: k,
+                    });
                 }
             }
         }
     }
     Ok(())
+}
+
+/// `score >= threshold`, false for NaN.
+fn passes(score: f32, threshold: f32) -> bool {
+    score.partial_cmp(&threshold).is_some_and(|o| o.is_ge())
 }
 
 /// Expectation of the bin index under a softmax of `logits`.
@@ -124,20 +147,58 @@ mod tests {
     use aisle_infer::Manifest;
 
     fn tensor(shape: &[usize], data: Vec<f32>) -> OutputTensor {
-        OutputTensor { name: "t".into(), shape: shape.to_vec(), data }
+        OutputTensor {
+            name: "t".into(),
+            shape: shape.to_vec(),
+            data,
+        }
     }
 
     #[test]
     fn centernet_filters_by_score_class_and_validity() {
         let rows = vec![
-            10.0, 20.0, 50.0, 90.0, 0.9, 0.0, // person, kept
-            10.0, 20.0, 50.0, 90.0, 0.2, 0.0, // below threshold
-            10.0, 20.0, 50.0, 90.0, 0.8, 2.0, // car, not kept
-            f32::NAN, 0.0, 5.0, 5.0, 0.8, 0.0, // non-finite box
-            10.0, 20.0, 10.0, 90.0, 0.8, 0.0, // empty box
-            1.0, 1.0, 2.0, 2.0, f32::NAN, 0.0, // NaN score
+            10.0,
+            20.0,
+            50.0,
+            90.0,
+            0.9,
+            0.0, // person, kept
+            10.0,
+            20.0,
+            50.0,
+            90.0,
+            0.2,
+            0.0, // below threshold
+            10.0,
+            20.0,
+            50.0,
+            90.0,
+            0.8,
+            2.0, // car, not kept
+            f32::NAN,
+            0.0,
+            5.0,
+            5.0,
+            0.8,
+            0.0, // non-finite box
+            10.0,
+            20.0,
+            10.0,
+            90.0,
+            0.8,
+            0.0, // empty box
+            1.0,
+            1.0,
+            2.0,
+            2.0,
+            f32::NAN,
+            0.0, // NaN score
         ];
-        let p = DecodeParams { score_threshold: 0.3, keep: &[0], num_classes: 80 };
+        let p = DecodeParams {
+            score_threshold: 0.3,
+            keep: &[0],
+            num_classes: 80,
+        };
         let mut out = Vec::new();
         centernet(&[tensor(&[1, 6, 6], rows)], &p, &mut out).unwrap();
         assert_eq!(out.len(), 1);
@@ -166,14 +227,23 @@ mod tests {
             outputs.push(tensor(&[1, g * g, 44], reg));
             outputs.push(tensor(&[1, g * g, 80], cls));
         }
-        let p = DecodeParams { score_threshold: 0.3, keep: &[0], num_classes: 80 };
+        let p = DecodeParams {
+            score_threshold: 0.3,
+            keep: &[0],
+            num_classes: 80,
+        };
         let mut out = Vec::new();
         nanodet_gfl(&outputs, &spec.input, &spec.output, &p, &mut out).unwrap();
         assert_eq!(out.len(), 1);
         let (cx, cy) = (5.5 * 16.0, 3.5 * 16.0);
         let want = BBox::new(cx - 32.0, cy - 16.0, cx + 64.0, cy + 160.0);
         let b = out[0].bbox;
-        for (a, w) in [(b.x1, want.x1), (b.y1, want.y1), (b.x2, want.x2), (b.y2, want.y2)] {
+        for (a, w) in [
+            (b.x1, want.x1),
+            (b.y1, want.y1),
+            (b.x2, want.x2),
+            (b.y2, want.y2),
+        ] {
             assert!((a - w).abs() < 1e-3, "{b:?} vs {want:?}");
         }
         outputs.pop();

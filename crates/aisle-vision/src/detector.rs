@@ -81,7 +81,11 @@ impl std::fmt::Debug for Detector {
 
 impl Detector {
     /// A detector using the CPU reference preprocessor.
-    pub fn new(spec: ModelSpec, engine: Box<dyn Engine>, opts: DetectorOptions) -> Result<Self, VisionError> {
+    pub fn new(
+        spec: ModelSpec,
+        engine: Box<dyn Engine>,
+        opts: DetectorOptions,
+    ) -> Result<Self, VisionError> {
         Self::with_preprocessor(spec, engine, Box::new(CpuPreprocessor::default()), opts)
     }
 
@@ -98,7 +102,13 @@ impl Detector {
                 spec.class_id(c).ok_or_else(|| VisionError::UnknownClass {
                     model: spec.name.clone(),
                     class: c.clone(),
-                    sample: spec.classes.iter().take(8).cloned().collect::<Vec<_>>().join(", "),
+                    sample: spec
+                        .classes
+                        .iter()
+                        .take(8)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -167,7 +177,9 @@ impl Detector {
             frame: self.frame_index,
             message,
         };
-        let mapping = self.mapping.ok_or_else(|| err("no frame was preprocessed".into()))?;
+        let mapping = self
+            .mapping
+            .ok_or_else(|| err("no frame was preprocessed".into()))?;
         let params = DecodeParams {
             score_threshold: self.opts.score_threshold,
             keep: &self.keep,
@@ -175,7 +187,13 @@ impl Detector {
         };
         match self.spec.output.decoder {
             Decoder::Centernet => decode::centernet(&self.outputs, &params, out),
-            Decoder::NanodetGfl => decode::nanodet_gfl(&self.outputs, &self.spec.input, &self.spec.output, &params, out),
+            Decoder::NanodetGfl => decode::nanodet_gfl(
+                &self.outputs,
+                &self.spec.input,
+                &self.spec.output,
+                &params,
+                out,
+            ),
         }
         .map_err(err)?;
         for d in out.iter_mut() {

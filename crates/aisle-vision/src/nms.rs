@@ -45,7 +45,12 @@ mod tests {
 
     #[test]
     fn suppresses_overlaps_of_the_same_class_only() {
-        let mut v = vec![d(0.0, 0.5, 0), d(1.0, 0.9, 0), d(1.0, 0.8, 1), d(50.0, 0.7, 0)];
+        let mut v = vec![
+            d(0.0, 0.5, 0),
+            d(1.0, 0.9, 0),
+            d(1.0, 0.8, 1),
+            d(50.0, 0.7, 0),
+        ];
         nms(&mut v, 0.5, 10);
         let got: Vec<(f32, u32)> = v.iter().map(|x| (x.score, x.class_id)).collect();
         assert_eq!(got, vec![(0.9, 0), (0.8, 1), (0.7, 0)]);
@@ -53,7 +58,12 @@ mod tests {
 
     #[test]
     fn caps_the_count_and_handles_nan_scores() {
-        let mut v = vec![d(0.0, 0.1, 0), d(20.0, 0.3, 0), d(40.0, 0.2, 0), d(60.0, f32::NAN, 0)];
+        let mut v = vec![
+            d(0.0, 0.1, 0),
+            d(20.0, 0.3, 0),
+            d(40.0, 0.2, 0),
+            d(60.0, f32::NAN, 0),
+        ];
         nms(&mut v, 0.5, 2);
         let scores: Vec<f32> = v.iter().map(|x| x.score).collect();
         assert_eq!(scores, vec![0.3, 0.2]);

@@ -136,7 +136,12 @@ pub fn nv12_to_rgb(frame: &Nv12Frame, rgb: &mut Vec<u8>) {
 /// GPU backends implement the same contract.
 pub trait Preprocessor: Send {
     /// Fills `out` (length `spec.len()`) from `frame` and returns the coordinate mapping.
-    fn run(&mut self, frame: &Nv12Frame, spec: &InputSpec, out: &mut [f32]) -> Result<InputMapping, String>;
+    fn run(
+        &mut self,
+        frame: &Nv12Frame,
+        spec: &InputSpec,
+        out: &mut [f32],
+    ) -> Result<InputMapping, String>;
 }
 
 /// The CPU reference preprocessor. Keeps its scratch buffers between frames.
@@ -149,7 +154,12 @@ pub struct CpuPreprocessor {
 }
 
 impl Preprocessor for CpuPreprocessor {
-    fn run(&mut self, frame: &Nv12Frame, spec: &InputSpec, out: &mut [f32]) -> Result<InputMapping, String> {
+    fn run(
+        &mut self,
+        frame: &Nv12Frame,
+        spec: &InputSpec,
+        out: &mut [f32],
+    ) -> Result<InputMapping, String> {
         frame.validate().map_err(|e| e.to_string())?;
         if out.len() != spec.len() {
             return Err(format!(
@@ -165,7 +175,8 @@ impl Preprocessor for CpuPreprocessor {
         axis_taps(g.cw, g.sx, fw, &mut self.xs);
         axis_taps(g.ch, g.sy, fh, &mut self.ys);
 
-        let pad: [f32; 3] = std::array::from_fn(|c| (f32::from(spec.pad[c]) - spec.mean[c]) / spec.std[c]);
+        let pad: [f32; 3] =
+            std::array::from_fn(|c| (f32::from(spec.pad[c]) - spec.mean[c]) / spec.std[c]);
         let plane = w * h;
         // One output row at a time, as interleaved RGB values, then normalised and scattered.
         self.row.resize(w * 3, 0.0);
@@ -197,7 +208,11 @@ impl Preprocessor for CpuPreprocessor {
             for ox in 0..w {
                 for c in 0..3 {
                     let v = row[ox * 3 + c];
-                    let n = if v.is_nan() { pad[c] } else { (v - spec.mean[c]) / spec.std[c] };
+                    let n = if v.is_nan() {
+                        pad[c]
+                    } else {
+                        (v - spec.mean[c]) / spec.std[c]
+                    };
                     let idx = match spec.layout {
                         InputLayout::Nhwc => (oy * w + ox) * 3 + c,
                         InputLayout::Nchw => c * plane + oy * w + ox,
@@ -294,7 +309,12 @@ mod tests {
         for ox in 0..4 {
             let a = f32::from(yuv_to_rgb(f.luma(2 * ox, 0), 128, 128)[0]);
             let b = f32::from(yuv_to_rgb(f.luma(2 * ox + 1, 0), 128, 128)[0]);
-            assert!((out[ox * 3] - (a + b) / 2.0).abs() < 1e-4, "{ox}: {} vs {}", out[ox * 3], (a + b) / 2.0);
+            assert!(
+                (out[ox * 3] - (a + b) / 2.0).abs() < 1e-4,
+                "{ox}: {} vs {}",
+                out[ox * 3],
+                (a + b) / 2.0
+            );
         }
     }
 
@@ -327,6 +347,8 @@ mod tests {
         assert!(CpuPreprocessor::default().run(&f, &s, &mut short).is_err());
         let mut broken = f.clone();
         broken.uv.truncate(3);
-        assert!(CpuPreprocessor::default().run(&broken, &s, &mut out).is_err());
+        assert!(CpuPreprocessor::default()
+            .run(&broken, &s, &mut out)
+            .is_err());
     }
 }

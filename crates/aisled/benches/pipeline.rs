@@ -17,7 +17,7 @@ use aisle_vision::{Detector, DetectorOptions};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn sample_frame(index: u64) -> Nv12Frame {
-    let mut video = VideoFile::open(&common::media("vtest.mp4")).expect("sample video opens");
+    let mut video = VideoFile::open(common::media("vtest.mp4")).expect("sample video opens");
     video
         .frames()
         .map(|f| f.expect("sample video decodes"))
@@ -60,7 +60,8 @@ fn detector_stages(c: &mut Criterion) {
     let manifest = Manifest::builtin().unwrap();
     for name in ["centernet", "nanodet"] {
         let spec = manifest.get(name).unwrap().clone();
-        let engine = OrtEngine::load(rt, &spec, &config.models_dir(), 2, Acceleration::Cpu).unwrap();
+        let engine =
+            OrtEngine::load(rt, &spec, &config.models_dir(), 2, Acceleration::Cpu).unwrap();
         let opts = DetectorOptions {
             score_threshold: 0.3,
             nms_iou: 0.5,
@@ -69,13 +70,17 @@ fn detector_stages(c: &mut Criterion) {
         };
         let mut det = Detector::new(spec, Box::new(engine), opts).unwrap();
         let mut group = c.benchmark_group(name);
-        group.sample_size(20).measurement_time(Duration::from_secs(6));
+        group
+            .sample_size(20)
+            .measurement_time(Duration::from_secs(6));
         group.bench_function("preprocess", |b| b.iter(|| det.preprocess(&frame).unwrap()));
         det.preprocess(&frame).unwrap();
         group.bench_function("inference", |b| b.iter(|| det.infer().unwrap()));
         det.infer().unwrap();
         let mut out = Vec::new();
-        group.bench_function("postprocess", |b| b.iter(|| det.postprocess(&mut out).unwrap()));
+        group.bench_function("postprocess", |b| {
+            b.iter(|| det.postprocess(&mut out).unwrap())
+        });
         group.finish();
     }
 }

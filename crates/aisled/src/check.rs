@@ -2,6 +2,7 @@
 //!
 //! Exit status 0 when nothing failed (warnings allowed), 1 otherwise.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -18,6 +19,9 @@ enum Status {
 
 struct Report {
     failed: bool,
+    out: std::io::StdoutLock<'static>,
+    /// The first write error (e.g. a closed pipe); reported once at the end.
+    error: Option<std::io::Error>,
 }
 
 impl Report {
@@ -30,10 +34,13 @@ impl Report {
                 "FAIL"
             }
         };
-        println!("[{tag}] {what}: {detail}");
-        if let Some(fix) = fix {
-            if status != Status::Ok {
-                println!("       fix: {fix}");
+        let mut text = format!("[{tag}] {what}: {detail}\n");
+        if let Some(fix) = fix.filter(|_| status != Status::Ok) {
+            text.push_str(&format!("       fix: {fix}\n"));
+        }
+        if self.error.is_none() {
+            if let Err(e) = self.out.write_all(text.as_bytes()) {
+                self.error = Some(e);
             }
         }
     }
@@ -56,15 +63,25 @@ const GPU_LIBRARIES: &[(&str, &[&str], &str)] = &[
 ];
 
 pub fn run(config_path: Option<&Path>) -> Result<ExitCode> {
-    let mut r = Report { failed: false };
+    let mut r = Report {
+        failed: false,
+        out: std::io::stdout().lock(),
+        error: None,
+    };
     let config = match crate::pipeline::load_config(config_path) {
         Ok(c) => {
-            let from = config_path.map_or("built-in defaults".to_string(), |p| p.display().to_string());
+            let from =
+                config_path.map_or("built-in defaults".to_string(), |p| p.display().to_string());
             r.line(Status::Ok, "config", &from, None);
             c
         }
         Err(e) => {
-            r.line(Status::Fail, "config", &format!("{e:#}"), Some("correct the file and run `aisle check` again"));
+            r.line(
+                Status::Fail,
+                "config",
+                &format!("{e:#}"),
+                Some("correct the file and run `aisle check` again"),
+            );
             return Ok(ExitCode::FAILURE);
         }
     };
@@ -73,19 +90,37 @@ pub fn run(config_path: Option<&Path>) -> Result<ExitCode> {
     if cache.is_dir() {
         r.line(Status::Ok, "cache", &cache.display().to_string(), None);
     } else {
-        r.line(Status::Warn, "cache", &format!("{} does not exist", cache.display()), Some(fix_cache));
+        r.line(
+            Status::Warn,
+            "cache",
+            &format!("{} does not exist", cache.display()),
+            Some(fix_cache),
+        );
     }
 
     // ONNX Runtime.
     let (lib, origin) = config.ort_library();
     let rt = match aisle_infer::load_onnxruntime(&lib, origin) {
         Ok(rt) => {
-            let version = rt.version.as_deref().map_or("version unknown".to_string(), |v| format!("version {v}"));
-            r.line(Status::Ok, "ONNX Runtime", &format!("{} ({version})", lib.display()), None);
+            let version = rt
+                .version
+                .as_deref()
+                .map_or("version unknown".to_string(), |v| format!("version {v}"));
+            r.line(
+                Status::Ok,
+                "ONNX Runtime",
+                &format!("{} ({version})", lib.display()),
+                None,
+            );
             Some(rt)
         }
         Err(e) => {
-            r.line(Status::Fail, "ONNX Runtime", &e.to_string(), Some("see above"));
+            r.line(
+                Status::Fail,
+                "ONNX Runtime",
+                &e.to_string(),
+                Some("see above"),
+            );
             None
         }
     };
@@ -93,9 +128,18 @@ pub fn run(config_path: Option<&Path>) -> Result<ExitCode> {
     if rt.is_some() {
         let eps = aisle_infer::runtime::available_gpu_providers();
         let (status, detail) = match (eps.is_empty(), gpu) {
-            (false, _) => (Status::Ok, format!("execution providers: {}", eps.join(", "))),
-            (true, GpuPolicy::Required) => (Status::Fail, "no TensorRT or CUDA execution provider (CPU-only build)".into()),
-            (true, GpuPolicy::Preferred) => (Status::Warn, "no TensorRT or CUDA execution provider: inference runs on the CPU".into()),
+            (false, _) => (
+                Status::Ok,
+                format!("execution providers: {}", eps.join(", ")),
+            ),
+            (true, GpuPolicy::Required) => (
+                Status::Fail,
+                "no TensorRT or CUDA execution provider (CPU-only build)".into(),
+            ),
+            (true, GpuPolicy::Preferred) => (
+                Status::Warn,
+                "no TensorRT or CUDA execution provider: inference runs on the CPU".into(),
+            ),
             (true, GpuPolicy::Off) => (Status::Ok, "CPU inference (runtime.gpu = \"off\")".into()),
         };
         r.line(status, "inference acceleration", &detail, Some("install an ONNX Runtime built with TensorRT/CUDA (JetPack: meta-tegra-community onnxruntime) and point runtime.ort_library at it"));
@@ -104,12 +148,26 @@ pub fn run(config_path: Option<&Path>) -> Result<ExitCode> {
     // Models.
     let manifest = match crate::pipeline::load_manifest(&config) {
         Ok(m) => {
-            let from = config.models.manifest.as_ref().map_or("built in".to_string(), |p| p.display().to_string());
-            r.line(Status::Ok, "model manifest", &format!("{from}, {} models", m.models.len()), None);
+            let from = config
+                .models
+                .manifest
+                .as_ref()
+                .map_or("built in".to_string(), |p| p.display().to_string());
+            r.line(
+                Status::Ok,
+                "model manifest",
+                &format!("{from}, {} models", m.models.len()),
+                None,
+            );
             Some(m)
         }
         Err(e) => {
-            r.line(Status::Fail, "model manifest", &format!("{e:#}"), Some("correct the manifest"));
+            r.line(
+                Status::Fail,
+                "model manifest",
+                &format!("{e:#}"),
+                Some("correct the manifest"),
+            );
             None
         }
     };
@@ -119,26 +177,54 @@ pub fn run(config_path: Option<&Path>) -> Result<ExitCode> {
         let path = spec.path_in(&models_dir);
         let fix = format!("run `scripts/fetch-models.sh {}`", spec.name);
         if !path.is_file() {
-            let status = if spec.name == config.detector.model { Status::Fail } else { Status::Warn };
-            r.line(status, &what, &format!("{} is missing", path.display()), Some(&fix));
+            let status = if spec.name == config.detector.model {
+                Status::Fail
+            } else {
+                Status::Warn
+            };
+            r.line(
+                status,
+                &what,
+                &format!("{} is missing", path.display()),
+                Some(&fix),
+            );
             continue;
         }
         let verified = verification(&path);
-        match rt.map(|rt| OrtEngine::load(rt, spec, &models_dir, 1, aisle_infer::Acceleration::Cpu)) {
+        match rt.map(|rt| OrtEngine::load(rt, spec, &models_dir, 1, aisle_infer::Acceleration::Cpu))
+        {
             Some(Ok(_)) => {
                 let (status, note) = match &verified {
                     Ok(note) => (Status::Ok, note.clone()),
                     Err(note) => (Status::Warn, note.clone()),
                 };
-                r.line(status, &what, &format!("{} loads, input matches the manifest; {note}", path.display()), Some(&fix));
+                r.line(
+                    status,
+                    &what,
+                    &format!(
+                        "{} loads, input matches the manifest; {note}",
+                        path.display()
+                    ),
+                    Some(&fix),
+                );
             }
             Some(Err(e)) => r.line(Status::Fail, &what, &e.to_string(), Some(&fix)),
-            None => r.line(Status::Warn, &what, &format!("{} present, not loaded (no ONNX Runtime)", path.display()), None),
+            None => r.line(
+                Status::Warn,
+                &what,
+                &format!("{} present, not loaded (no ONNX Runtime)", path.display()),
+                None,
+            ),
         }
     }
     if let Some(m) = &manifest {
         if let Err(e) = m.get(&config.detector.model) {
-            r.line(Status::Fail, "detector.model", &e.to_string(), Some("name a model of the manifest"));
+            r.line(
+                Status::Fail,
+                "detector.model",
+                &e.to_string(),
+                Some("name a model of the manifest"),
+            );
         }
     }
 
@@ -152,12 +238,27 @@ pub fn run(config_path: Option<&Path>) -> Result<ExitCode> {
                     GpuPolicy::Preferred => Status::Warn,
                     GpuPolicy::Off => Status::Ok,
                 };
-                let detail = format!("{} not found{}", names[0], if gpu == GpuPolicy::Off { " (not used: runtime.gpu = \"off\")" } else { "" });
+                let detail = format!(
+                    "{} not found{}",
+                    names[0],
+                    if gpu == GpuPolicy::Off {
+                        " (not used: runtime.gpu = \"off\")"
+                    } else {
+                        ""
+                    }
+                );
                 r.line(status, what, &detail, Some(fix));
             }
         }
     }
-    Ok(if r.failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    if let Some(e) = r.error {
+        return Err(e.into());
+    }
+    Ok(if r.failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// What the set-up's numeric check recorded for a converted model (`<file>.check.json`).
@@ -165,11 +266,16 @@ fn verification(model: &Path) -> Result<String, String> {
     let mut stamp = model.as_os_str().to_owned();
     stamp.push(".check.json");
     let stamp = PathBuf::from(stamp);
-    let text = std::fs::read_to_string(&stamp).map_err(|_| format!("no numeric check recorded ({} missing)", stamp.display()))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{} is not valid JSON: {e}", stamp.display()))?;
+    let text = std::fs::read_to_string(&stamp)
+        .map_err(|_| format!("no numeric check recorded ({} missing)", stamp.display()))?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not valid JSON: {e}", stamp.display()))?;
     match v.get("result").and_then(|r| r.as_str()) {
         Some("pass") | Some("ok") | Some("passed") => Ok("numeric check passed".into()),
-        Some(other) => Err(format!("numeric check result `{other}` in {}", stamp.display())),
+        Some(other) => Err(format!(
+            "numeric check result `{other}` in {}",
+            stamp.display()
+        )),
         None => Err(format!("{} has no result", stamp.display())),
     }
 }
@@ -198,8 +304,10 @@ fn find_library(name: &str) -> Option<PathBuf> {
     let out = ["/sbin/ldconfig", "/usr/sbin/ldconfig", "ldconfig"]
         .iter()
         .find_map(|l| std::process::Command::new(l).arg("-p").output().ok())?;
-    String::from_utf8_lossy(&out.stdout).lines().find_map(|line| {
-        let (lhs, rhs) = line.trim().split_once(" => ")?;
-        (lhs.split_whitespace().next()? == name).then(|| PathBuf::from(rhs.trim()))
-    })
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|line| {
+            let (lhs, rhs) = line.trim().split_once(" => ")?;
+            (lhs.split_whitespace().next()? == name).then(|| PathBuf::from(rhs.trim()))
+        })
 }

@@ -16,7 +16,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "aisle", version, about = "Aisle: privacy-first retail analytics from store cameras")]
+#[command(
+    name = "aisle",
+    version,
+    about = "Aisle: privacy-first retail analytics from store cameras"
+)]
 struct Cli {
     /// Configuration file (TOML); without it, built-in defaults are used.
     #[arg(long, global = true, value_name = "FILE")]
@@ -49,6 +53,14 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // A closed pipe (`aisle check | head`) is how the reader says it has seen enough.
+        Err(e)
+            if e.chain()
+                .filter_map(|c| c.downcast_ref::<std::io::Error>())
+                .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

@@ -52,5 +52,6 @@ pub fn build_detector(config: &Config, model: Option<&str>) -> Result<Detector> 
         classes: d.classes.clone(),
         max_detections: d.max_detections,
     };
-    Detector::new(spec, Box::new(engine), opts).with_context(|| format!("setting up detector `{name}`"))
+    Detector::new(spec, Box::new(engine), opts)
+        .with_context(|| format!("setting up detector `{name}`"))
 }

@@ -1,0 +1,53 @@
+# Aisle: the two commands of the README are `make demo` and `make test`; the rest are their parts.
+#
+# Everything fetched (Python venv, models, sample media, ONNX Runtime) lives in $(AISLE_CACHE),
+# outside the repository. CI also keeps its cargo build there (CARGO_TARGET_DIR, see .ci/run).
+
+SHELL := /bin/bash
+export AISLE_CACHE ?= $(HOME)/.cache/aisle
+CARGO ?= cargo
+VIDEO ?= $(AISLE_CACHE)/media/vtest.mp4
+MODEL ?= centernet
+
+.PHONY: demo test setup models media build lint unit parity bench goldens check
+
+## demo: fetch what is missing, build, and count people live in the sample video.
+demo: models media build
+	$(CARGO) run --release -q -p aisled -- detect --input $(VIDEO) --model $(MODEL)
+
+## test: fetch what is missing, then formatting, lints, every test, and the golden check.
+test: models media lint
+	$(CARGO) test --workspace
+	$(AISLE_CACHE)/venv/bin/python scripts/reference_detect.py --check tests/golden/detect_centernet.json --video $(AISLE_CACHE)/media/vtest.mp4
+	$(AISLE_CACHE)/venv/bin/python scripts/reference_detect.py --check tests/golden/detect_nanodet.json --video $(AISLE_CACHE)/media/vtest.mp4
+
+setup:
+	scripts/setup.sh
+
+models: setup
+	scripts/fetch-models.sh
+
+media: setup
+	scripts/fetch-media.sh
+
+build:
+	$(CARGO) build --release -p aisled
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## check: probe the configured parts (ONNX Runtime, models, GPU libraries).
+check: build
+	$(CARGO) run --release -q -p aisled -- check
+
+## bench: per-stage medians (decode, preprocess, inference, postprocess) for both detectors.
+bench: models media
+	$(CARGO) bench -p aisled --bench pipeline
+
+## goldens: regenerate the Python reference outputs (read scripts/reference_detect.py first).
+goldens: models media
+	for m in centernet nanodet; do \
+	  $(AISLE_CACHE)/venv/bin/python scripts/reference_detect.py --model $$m --video $(VIDEO) \
+	    --frames 0,50,100,200,300,400,500,600,700,794 --out tests/golden/detect_$$m.json; \
+	done
