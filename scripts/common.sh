@@ -56,8 +56,12 @@ fetch_pkg() {
       ((EUID)) || aptopt=(-o APT::Sandbox::User=root)
       file=$(find "$AISLE_DL" -maxdepth 1 -name "${pkg}_${ver//:/%3a}_*.deb" | head -n1)
       if [[ -z $file ]]; then
+        # A machine whose package lists are empty or stale needs one `apt-get update` first.
         (cd "$AISLE_DL" && apt-get download -q "${aptopt[@]}" "$pkg=$ver" >&2) \
-          || die "apt-get download $pkg=$ver failed: run 'apt-get update'; if the version is gone, check 'apt-cache policy $pkg' and update the pin"
+          || { log "apt-get download $pkg=$ver failed; refreshing the package lists once"
+               if ((EUID)); then sudo apt-get update -q >&2; else apt-get update -q >&2; fi
+               (cd "$AISLE_DL" && apt-get download -q "${aptopt[@]}" "$pkg=$ver" >&2); } \
+          || die "apt-get download $pkg=$ver failed: if the version is gone, check 'apt-cache policy $pkg' and update the pin"
         file=$(find "$AISLE_DL" -maxdepth 1 -name "${pkg}_${ver//:/%3a}_*.deb" | head -n1)
       fi ;;
     *) die "unknown registry '$reg' for $pkg (npm | pypi | debian)" ;;

@@ -230,3 +230,53 @@ fn check_reports_every_part() {
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("[FAIL] inference acceleration"), "{out}");
 }
+
+#[test]
+fn a_damaged_frame_is_reported_and_the_run_goes_on() {
+    // Scramble the body of the 5th non-IDR slice of the Annex B stream (no zero bytes, so no
+    // start codes are created): that frame fails to decode, the decoder resumes at the next IDR.
+    let mut bytes = std::fs::read(common::media("vtest.h264")).unwrap();
+    let starts: Vec<usize> = (0..bytes.len() - 3)
+        .filter(|&i| bytes[i..i + 3] == [0, 0, 1])
+        .map(|i| i + 3)
+        .collect();
+    let slices: Vec<(usize, usize)> = starts
+        .windows(2)
+        .filter(|w| bytes[w[0]] & 0x1f == 1)
+        .map(|w| (w[0], w[1] - 4))
+        .collect();
+    let (from, to) = slices[4];
+    let mut x = 0x9e37_79b9u32;
+    for b in &mut bytes[from + 4..to] {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        *b = (x as u8).max(1);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let damaged = dir.path().join("damaged.h264");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let o = aisle(
+        &[
+            "detect",
+            "--input",
+            damaged.to_str().unwrap(),
+            "--every",
+            "40",
+        ],
+        &[],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("warning:") && err.contains("decoding error"),
+        "{err}"
+    );
+    // Frames after the damage were still analysed (every 40th of ~780 decodable frames).
+    let lines = String::from_utf8_lossy(&o.stdout).lines().count();
+    assert!(
+        (18..=20).contains(&lines),
+        "{lines} frames analysed:\n{err}"
+    );
+}

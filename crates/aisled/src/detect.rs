@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use aisle_video::VideoFile;
 use aisle_vision::StageTimes;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use serde::Serialize;
 
@@ -72,12 +72,22 @@ pub fn run(config_path: Option<&Path>, args: &DetectArgs) -> Result<ExitCode> {
     let mut decode_times: Vec<Duration> = Vec::new();
     let mut analysed = 0u64;
     let mut total_count = 0usize;
+    let mut errors = 0u64;
     let started = Instant::now();
     let mut frames = video.frames();
     loop {
         let t0 = Instant::now();
         let Some(frame) = frames.next() else { break };
-        let frame = frame.with_context(|| format!("decoding {}", args.input.display()))?;
+        // A damaged access unit costs its frames, not the run: report it and go on (the
+        // decoder resumes at the next sync frame). Errors of the file itself end the iteration.
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("warning: {e}");
+                errors += 1;
+                continue;
+            }
+        };
         decode_times.push(t0.elapsed());
         if frame.index % args.every != 0 {
             continue;
@@ -136,5 +146,12 @@ pub fn run(config_path: Option<&Path>, args: &DetectArgs) -> Result<ExitCode> {
         median(stages.iter().map(|s| s.infer).collect()),
         median(stages.iter().map(|s| s.postprocess).collect()),
     );
+    if errors > 0 {
+        eprintln!(
+            "aisle detect: {errors} decoding error(s) in {}: see the warnings above",
+            args.input.display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
 }
