@@ -17,9 +17,9 @@ demo: models media build
 
 ## test: fetch what is missing, then formatting, lints, every test, and the golden check.
 test: models media lint
-	$(CARGO) test --workspace
 	$(AISLE_CACHE)/venv/bin/python scripts/reference_detect.py --check tests/golden/detect_centernet.json --video $(AISLE_CACHE)/media/vtest.mp4
 	$(AISLE_CACHE)/venv/bin/python scripts/reference_detect.py --check tests/golden/detect_nanodet.json --video $(AISLE_CACHE)/media/vtest.mp4
+	$(CARGO) test --workspace
 
 setup:
 	scripts/setup.sh
