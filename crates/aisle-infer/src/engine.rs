@@ -252,8 +252,9 @@ impl Engine for OrtEngine {
         input: TensorView<'_>,
         outputs: &mut Vec<OutputTensor>,
     ) -> Result<(), InferError> {
+        let model = &self.model;
         let run_err = |message: String| InferError::Run {
-            model: self.model.clone(),
+            model: model.clone(),
             message,
         };
         if input.shape.iter().product::<usize>() != input.data.len() {
@@ -265,22 +266,15 @@ impl Engine for OrtEngine {
         }
         let tensor = TensorRef::from_array_view((input.shape.to_vec(), input.data))
             .map_err(|e| run_err(format!("cannot wrap the input tensor: {e}")))?;
-        let model = self.model.clone();
         let results = self
             .session
             .run(ort::inputs![self.input_name.as_str() => tensor])
-            .map_err(|e| InferError::Run {
-                model: model.clone(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| run_err(e.to_string()))?;
         outputs.resize_with(results.len(), OutputTensor::default);
         for (slot, (name, value)) in outputs.iter_mut().zip(results.iter()) {
             let (shape, data) = value
                 .try_extract_tensor::<f32>()
-                .map_err(|e| InferError::Run {
-                    model: model.clone(),
-                    message: format!("output `{name}` is not an f32 tensor: {e}"),
-                })?;
+                .map_err(|e| run_err(format!("output `{name}` is not an f32 tensor: {e}")))?;
             if slot.name != name {
                 slot.name.clear();
                 slot.name.push_str(name);
