@@ -9,7 +9,14 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # g++ and make build openh264's bundled C++ source (openh264-sys2) and run the Makefile.
-APT_PACKAGES=(ffmpeg nasm unzip python3-venv pkg-config ca-certificates xz-utils g++ make)
+# libav*-dev, clang and libclang-dev: ffmpeg-sys-next (aisle-video's `ffmpeg` feature) binds
+# Debian's FFmpeg with bindgen and links it found through pkg-config.
+APT_PACKAGES=(ffmpeg nasm unzip python3-venv pkg-config ca-certificates xz-utils g++ make
+  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavfilter-dev libavdevice-dev clang libclang-dev)
+# GStreamer's RTSP server (through python3-gi, with the system /usr/bin/python3) serves the sample
+# video to the RTSP tests: scripts/rtsp_server.py.
+APT_PACKAGES+=(gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav)
 ORT_VERSION=1.31.1
 # Pins: changing any line (or the stubs below) changes the stamp and rebuilds the venv.
 PIP_DEPS=("tensorflow-cpu==2.15.1" "numpy==1.26.4" "onnx==1.16.2" "tf2onnx==1.17.0"

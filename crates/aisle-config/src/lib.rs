@@ -13,6 +13,8 @@ use serde::Deserialize;
 pub const CACHE_ENV: &str = "AISLE_CACHE";
 /// The environment variable `ort` itself honours for the ONNX Runtime library.
 pub const ORT_ENV: &str = "ORT_DYLIB_PATH";
+/// The directory of credential files that systemd's `LoadCredential=` sets up.
+pub const CREDENTIALS_DIR_ENV: &str = "CREDENTIALS_DIRECTORY";
 
 /// A configuration that could not be read or is invalid.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +34,18 @@ pub enum ConfigError {
         value: String,
         reason: String,
     },
+    /// A bad `[[cameras]]` entry; `key` is e.g. `cameras[1].url`. Never contains a password.
+    #[error("config file {origin}: camera `{camera}`: `{key}` = {value}: {reason}")]
+    Camera {
+        origin: String,
+        camera: String,
+        key: String,
+        value: String,
+        reason: String,
+    },
+    /// A camera's credentials cannot be resolved. Never contains the secret itself.
+    #[error("camera `{camera}`: credentials: {detail}")]
+    Credentials { camera: String, detail: String },
 }
 
 /// How the GPU is used. `required` never falls back to the CPU silently.
@@ -64,6 +78,89 @@ pub struct Config {
     pub runtime: RuntimeConfig,
     pub models: ModelsConfig,
     pub detector: DetectorConfig,
+    /// `[[cameras]]`: the video inputs, in order.
+    pub cameras: Vec<CameraConfig>,
+}
+
+/// How RTP travels from an RTSP camera.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CameraTransport {
+    /// Interleaved on the RTSP TCP connection (default; works through NAT and firewalls).
+    #[default]
+    Tcp,
+    /// RTP over UDP (LAN only).
+    Udp,
+}
+
+impl CameraTransport {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CameraTransport::Tcp => "tcp",
+            CameraTransport::Udp => "udp",
+        }
+    }
+}
+
+/// One `[[cameras]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraConfig {
+    /// Unique name of the camera: 1-64 characters of `a-z`, `0-9`, `_`, `-`.
+    pub id: String,
+    /// `rtsp://host[:port]/path` (a user name may be given, a password never), or a video file
+    /// path (replaying a recording as a camera).
+    pub url: String,
+    /// `tcp` (default) or `udp`; ignored for files.
+    #[serde(default)]
+    pub transport: CameraTransport,
+    /// Name of a file in the credentials directory holding `user:password`.
+    #[serde(default)]
+    pub credentials: Option<String>,
+}
+
+impl CameraConfig {
+    /// True when `url` is an `rtsp://` URL (else it is a file path).
+    pub fn is_rtsp(&self) -> bool {
+        self.url.starts_with("rtsp://")
+    }
+
+    /// The environment variables consulted for this camera's credentials when no
+    /// `credentials` file is named: `AISLE_CAMERA_<ID>_USER` and `AISLE_CAMERA_<ID>_PASSWORD`,
+    /// `<ID>` being the id in upper case with `-` replaced by `_`.
+    pub fn credential_env_vars(&self) -> (String, String) {
+        let id: String = self
+            .id
+            .chars()
+            .map(|c| {
+                if c == '-' {
+                    '_'
+                } else {
+                    c.to_ascii_uppercase()
+                }
+            })
+            .collect();
+        (
+            format!("AISLE_CAMERA_{id}_USER"),
+            format!("AISLE_CAMERA_{id}_PASSWORD"),
+        )
+    }
+}
+
+/// A camera's user name and password. `Debug` never shows the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CameraCredentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for CameraCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CameraCredentials")
+            .field("username", &self.username)
+            .field("password", &"***")
+            .finish()
+    }
 }
 
 /// `[runtime]`: where things live and which hardware to use.
@@ -79,6 +176,9 @@ pub struct RuntimeConfig {
     pub threads: usize,
     /// `required`, `preferred` (default) or `off`.
     pub gpu: GpuPolicy,
+    /// Directory of camera credential files (`<name>` containing `user:password`). Default:
+    /// `$CREDENTIALS_DIRECTORY` (set by systemd's `LoadCredential=`).
+    pub credentials_dir: Option<PathBuf>,
 }
 
 impl Default for RuntimeConfig {
@@ -88,6 +188,7 @@ impl Default for RuntimeConfig {
             ort_library: None,
             threads: 2,
             gpu: GpuPolicy::default(),
+            credentials_dir: None,
         }
     }
 }
@@ -201,7 +302,141 @@ impl Config {
                 "must be between 1 and 256",
             ));
         }
+        self.validate_cameras(origin)
+    }
+
+    /// Checks every `[[cameras]]` entry: id syntax and uniqueness, URL form (no password in
+    /// it), credentials name.
+    fn validate_cameras(&self, origin: &str) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        for (i, cam) in self.cameras.iter().enumerate() {
+            let err = |key: &str, value: String, reason: String| ConfigError::Camera {
+                origin: origin.to_string(),
+                camera: if cam.id.is_empty() {
+                    format!("#{}", i + 1)
+                } else {
+                    cam.id.clone()
+                },
+                key: format!("cameras[{i}].{key}"),
+                value,
+                reason,
+            };
+            let id_ok = !cam.id.is_empty()
+                && cam.id.len() <= 64
+                && cam.id.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                });
+            if !id_ok {
+                return Err(err(
+                    "id",
+                    format!("{:?}", cam.id),
+                    "must be 1-64 characters of a-z, 0-9, `_` and `-`".into(),
+                ));
+            }
+            if !seen.insert(cam.id.as_str()) {
+                return Err(err(
+                    "id",
+                    format!("{:?}", cam.id),
+                    "another camera has the same id; ids must be unique".into(),
+                ));
+            }
+            if let Some(reason) = url_problem(&cam.url) {
+                return Err(err(
+                    "url",
+                    format!("{:?}", redact_userinfo(&cam.url)),
+                    reason,
+                ));
+            }
+            if let Some(name) = &cam.credentials {
+                let ok = !name.is_empty()
+                    && name != "."
+                    && name != ".."
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_-.@".contains(&b));
+                if !ok {
+                    return Err(err(
+                        "credentials",
+                        format!("{name:?}"),
+                        "must be a file name in the credentials directory (letters, digits, `_ - . @`), not a path".into(),
+                    ));
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// The camera with this id.
+    pub fn camera(&self, id: &str) -> Option<&CameraConfig> {
+        self.cameras.iter().find(|c| c.id == id)
+    }
+
+    /// The directory of credential files: `runtime.credentials_dir`, else
+    /// `$CREDENTIALS_DIRECTORY`; `None` when neither is set.
+    pub fn credentials_dir(&self) -> Option<PathBuf> {
+        if let Some(dir) = &self.runtime.credentials_dir {
+            return Some(expand_home(dir));
+        }
+        std::env::var_os(CREDENTIALS_DIR_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    }
+
+    /// A camera's credentials: from the file named by its `credentials` key in the credentials
+    /// directory, else from `AISLE_CAMERA_<ID>_USER` / `_PASSWORD`; `None` when it has neither.
+    pub fn camera_credentials(
+        &self,
+        camera: &CameraConfig,
+    ) -> Result<Option<CameraCredentials>, ConfigError> {
+        self.camera_credentials_with(camera, |k| std::env::var(k).ok())
+    }
+
+    /// [`Config::camera_credentials`] with the environment given by `env` (for tests).
+    pub fn camera_credentials_with(
+        &self,
+        camera: &CameraConfig,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<CameraCredentials>, ConfigError> {
+        let fail = |detail: String| ConfigError::Credentials {
+            camera: camera.id.clone(),
+            detail,
+        };
+        if let Some(name) = &camera.credentials {
+            let Some(dir) = self.credentials_dir() else {
+                return Err(fail(format!(
+                    "`credentials = \"{name}\"` needs a credentials directory: set `runtime.credentials_dir`, or run under systemd with `LoadCredential={name}:/path/to/file` (which sets ${CREDENTIALS_DIR_ENV})"
+                )));
+            };
+            let path = dir.join(name);
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                fail(format!(
+                    "cannot read {}: {e}; create it with one line `user:password` (mode 0600)",
+                    path.display()
+                ))
+            })?;
+            let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
+            return match line.split_once(':') {
+                Some((user, pass)) if !user.is_empty() => Ok(Some(CameraCredentials {
+                    username: user.to_string(),
+                    password: pass.to_string(),
+                })),
+                _ => Err(fail(format!(
+                    "{} must hold one line `user:password` (user not empty)",
+                    path.display()
+                ))),
+            };
+        }
+        let (user_var, pass_var) = camera.credential_env_vars();
+        match (env(&user_var), env(&pass_var)) {
+            (Some(user), Some(password)) if !user.is_empty() => Ok(Some(CameraCredentials {
+                username: user,
+                password,
+            })),
+            (None, None) => Ok(None),
+            _ => Err(fail(format!(
+                "set both {user_var} (not empty) and {pass_var}, or neither"
+            ))),
+        }
     }
 
     /// The cache directory: config, else `$AISLE_CACHE`, else `$HOME/.cache/aisle`.
@@ -237,6 +472,47 @@ impl Config {
                 "the default location under the cache (installed by scripts/setup.sh)",
             ),
         }
+    }
+}
+
+/// Why `url` is not a usable camera URL, or `None` when it is fine. Anything without `://` is a
+/// file path.
+fn url_problem(url: &str) -> Option<String> {
+    if url.trim().is_empty() {
+        return Some("give an rtsp:// URL or a video file path".into());
+    }
+    // Anything without a scheme is a file path.
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme != "rtsp" {
+        return Some(format!(
+            "the scheme `{scheme}` is not supported: use rtsp://host[:port]/path or a file path"
+        ));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let (userinfo, host) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    if userinfo.is_some_and(|u| u.contains(':')) {
+        return Some(
+            "the URL contains a password: remove `user:password@` and name a credentials file with `credentials = \"<name>\"` (or set AISLE_CAMERA_<ID>_USER / _PASSWORD)".into(),
+        );
+    }
+    if host.is_empty() || host.starts_with(':') {
+        return Some("the URL has no host: use rtsp://host[:port]/path".into());
+    }
+    None
+}
+
+/// `url` with whatever stands before the `@` of its authority replaced by `***`.
+fn redact_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => url.to_string(),
     }
 }
 
@@ -337,6 +613,171 @@ mod tests {
             .to_string();
         assert!(msg.contains("runtime.threads"), "{msg}");
         assert!(Config::parse("[detector]\nnms_iou = nan\n", "c.toml").is_err());
+    }
+
+    #[test]
+    fn cameras_parse_with_defaults() {
+        let c = Config::parse(
+            r#"
+            [runtime]
+            credentials_dir = "/run/creds"
+            [[cameras]]
+            id = "entrance-1"
+            url = "rtsp://10.0.0.5:554/stream1"
+            credentials = "entrance"
+            [[cameras]]
+            id = "till_2"
+            url = "rtsp://admin@cam.local/h264"
+            transport = "udp"
+            [[cameras]]
+            id = "replay"
+            url = "/var/lib/aisle/recording.mp4"
+            "#,
+            "site.toml",
+        )
+        .unwrap();
+        assert_eq!(c.cameras.len(), 3);
+        assert_eq!(c.cameras[0].transport, CameraTransport::Tcp);
+        assert_eq!(c.cameras[0].credentials.as_deref(), Some("entrance"));
+        assert!(c.cameras[0].is_rtsp());
+        assert_eq!(c.cameras[1].transport, CameraTransport::Udp);
+        assert!(!c.camera("replay").unwrap().is_rtsp());
+        assert_eq!(c.credentials_dir(), Some(PathBuf::from("/run/creds")));
+        assert_eq!(
+            c.cameras[0].credential_env_vars(),
+            (
+                "AISLE_CAMERA_ENTRANCE_1_USER".to_string(),
+                "AISLE_CAMERA_ENTRANCE_1_PASSWORD".to_string()
+            )
+        );
+    }
+
+    fn camera_error(toml: &str) -> String {
+        Config::parse(toml, "site.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn camera_errors_name_the_camera_and_key() {
+        let msg = camera_error("[[cameras]]\nid = \"Door 1\"\nurl = \"rtsp://cam/x\"\n");
+        assert!(
+            msg.contains("cameras[0].id") && msg.contains("Door 1"),
+            "{msg}"
+        );
+        let msg = camera_error(
+            "[[cameras]]\nid = \"door\"\nurl = \"rtsp://a/x\"\n[[cameras]]\nid = \"door\"\nurl = \"rtsp://b/x\"\n",
+        );
+        assert!(
+            msg.contains("cameras[1].id") && msg.contains("unique"),
+            "{msg}"
+        );
+        let msg = camera_error("[[cameras]]\nid = \"door\"\nurl = \"http://cam/x\"\n");
+        assert!(
+            msg.contains("camera `door`") && msg.contains("cameras[0].url"),
+            "{msg}"
+        );
+        let msg = camera_error("[[cameras]]\nid = \"door\"\nurl = \"rtsp:///x\"\n");
+        assert!(msg.contains("no host"), "{msg}");
+        let msg = camera_error("[[cameras]]\nid = \"door\"\nurl = \"\"\n");
+        assert!(msg.contains("cameras[0].url"), "{msg}");
+        let msg = camera_error(
+            "[[cameras]]\nid = \"door\"\nurl = \"rtsp://a/x\"\ncredentials = \"../etc/passwd\"\n",
+        );
+        assert!(msg.contains("cameras[0].credentials"), "{msg}");
+        let msg = camera_error(
+            "[[cameras]]\nid = \"door\"\nurl = \"rtsp://a/x\"\ntransport = \"http\"\n",
+        );
+        assert!(msg.contains("http"), "{msg}");
+        let msg = camera_error("[[cameras]]\nid = \"door\"\nurl = \"rtsp://a/x\"\nport = 1\n");
+        assert!(msg.contains("port"), "{msg}");
+        let msg = camera_error("[[cameras]]\nurl = \"rtsp://a/x\"\n");
+        assert!(msg.contains("id"), "{msg}");
+    }
+
+    #[test]
+    fn a_password_in_the_url_is_rejected_without_echoing_it() {
+        let msg = camera_error(
+            "[[cameras]]\nid = \"till-3\"\nurl = \"rtsp://admin:hunter2@10.0.0.7/live\"\n",
+        );
+        assert!(msg.contains("camera `till-3`"), "{msg}");
+        assert!(msg.contains("password"), "{msg}");
+        assert!(!msg.contains("hunter2"), "{msg}");
+        assert!(msg.contains("rtsp://***@10.0.0.7/live"), "{msg}");
+    }
+
+    #[test]
+    fn credentials_come_from_the_directory_or_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("door"), "admin:pa:ss\n").unwrap();
+        std::fs::write(dir.path().join("broken"), "no colon here\n").unwrap();
+        let mut c = Config::parse(
+            "[[cameras]]\nid = \"door\"\nurl = \"rtsp://a/x\"\ncredentials = \"door\"\n\
+             [[cameras]]\nid = \"side-2\"\nurl = \"rtsp://b/x\"\n\
+             [[cameras]]\nid = \"bad\"\nurl = \"rtsp://c/x\"\ncredentials = \"broken\"\n\
+             [[cameras]]\nid = \"gone\"\nurl = \"rtsp://d/x\"\ncredentials = \"missing\"\n",
+            "site.toml",
+        )
+        .unwrap();
+        c.runtime.credentials_dir = Some(dir.path().to_path_buf());
+        let no_env = |_: &str| None;
+        let door = c
+            .camera_credentials_with(c.camera("door").unwrap(), no_env)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (door.username.as_str(), door.password.as_str()),
+            ("admin", "pa:ss")
+        );
+        assert!(!format!("{door:?}").contains("pa:ss"));
+
+        let side = c.camera("side-2").unwrap();
+        assert_eq!(c.camera_credentials_with(side, no_env).unwrap(), None);
+        let env = |k: &str| match k {
+            "AISLE_CAMERA_SIDE_2_USER" => Some("viewer".to_string()),
+            "AISLE_CAMERA_SIDE_2_PASSWORD" => Some("s3cret".to_string()),
+            _ => None,
+        };
+        let side_creds = c.camera_credentials_with(side, env).unwrap().unwrap();
+        assert_eq!(side_creds.username, "viewer");
+        assert_eq!(side_creds.password, "s3cret");
+        let half = |k: &str| (k == "AISLE_CAMERA_SIDE_2_USER").then(|| "viewer".to_string());
+        let msg = c
+            .camera_credentials_with(side, half)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("side-2") && msg.contains("AISLE_CAMERA_SIDE_2_PASSWORD"),
+            "{msg}"
+        );
+
+        let msg = c
+            .camera_credentials_with(c.camera("bad").unwrap(), no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("camera `bad`") && msg.contains("user:password"),
+            "{msg}"
+        );
+        assert!(!msg.contains("no colon here"), "{msg}");
+        let msg = c
+            .camera_credentials_with(c.camera("gone").unwrap(), no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("camera `gone`") && msg.contains("missing"),
+            "{msg}"
+        );
+
+        c.runtime.credentials_dir = None;
+        if std::env::var_os(CREDENTIALS_DIR_ENV).is_none() {
+            let msg = c
+                .camera_credentials_with(c.camera("door").unwrap(), no_env)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                msg.contains("LoadCredential") && msg.contains("runtime.credentials_dir"),
+                "{msg}"
+            );
+        }
     }
 
     #[test]

@@ -16,6 +16,12 @@
 //!
 //! SPS/PPS seen anywhere in the stream are remembered and written in front of IDR access units
 //! that do not carry their own, so every sync access unit can start decoding.
+//!
+//! Raw H.265 streams (`.h265`, `.hevc`, ITU-T H.265 Annex B) are told from H.264 by their first
+//! NAL unit ([`crate::h265::looks_like_stream_start`]) and read the same way with the H.265
+//! rules (H.265 §7.4.2.4.4): a new access unit begins at an AUD, at a VPS / SPS / PPS / prefix
+//! SEI that follows a slice, or at a slice segment with `first_slice_segment_in_pic_flag` set;
+//! IRAP pictures (types 16 to 23) are sync, and VPS/SPS/PPS are remembered and re-inserted.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -30,6 +36,7 @@ use crate::h264::{
     first_mb_in_slice, is_vcl, nal_type, nal_unit_type, parameter_set_id, parse_sps,
     starts_new_au_after_vcl, trim_trailing_zeros, START_CODE,
 };
+use crate::h265;
 use crate::source::{AccessUnit, AccessUnitSource, Codec, StreamInfo};
 use crate::VideoError;
 
@@ -166,27 +173,60 @@ impl<R: Read> NalReader<R> {
     }
 }
 
-/// Groups NAL units into access units (H.264 §7.4.1.2.3, see the module docs).
-#[derive(Debug, Default)]
+/// Groups NAL units into access units (H.264 §7.4.1.2.3, H.265 §7.4.2.4.4; see the module
+/// docs).
+#[derive(Debug)]
 pub(crate) struct AuSplitter {
+    codec: Codec,
     cur: Vec<Nal>,
     has_vcl: bool,
 }
 
+impl Default for AuSplitter {
+    fn default() -> Self {
+        Self::new(Codec::H264)
+    }
+}
+
 impl AuSplitter {
+    pub fn new(codec: Codec) -> Self {
+        Self {
+            codec,
+            cur: Vec::new(),
+            has_vcl: false,
+        }
+    }
+
     /// Adds a NAL unit; returns the access unit it completes, if it starts a new one.
     pub fn push(&mut self, nal: Nal) -> Option<Vec<Nal>> {
-        let t = nal_unit_type(&nal.data)?;
-        let starts_new = match t {
-            nal_type::AUD => !self.cur.is_empty(),
-            nal_type::SLICE | nal_type::SLICE_DPA | nal_type::IDR => {
-                self.has_vcl && first_mb_in_slice(&nal.data) == Some(0)
+        let (starts_new, vcl) = match self.codec {
+            Codec::H264 => {
+                let t = nal_unit_type(&nal.data)?;
+                let starts_new = match t {
+                    nal_type::AUD => !self.cur.is_empty(),
+                    nal_type::SLICE | nal_type::SLICE_DPA | nal_type::IDR => {
+                        self.has_vcl && first_mb_in_slice(&nal.data) == Some(0)
+                    }
+                    t if starts_new_au_after_vcl(t) => self.has_vcl,
+                    _ => false,
+                };
+                (starts_new, is_vcl(t))
             }
-            t if starts_new_au_after_vcl(t) => self.has_vcl,
-            _ => false,
+            Codec::H265 => {
+                let t = h265::nal_unit_type(&nal.data)?;
+                let starts_new = match t {
+                    h265::nal_type::AUD => !self.cur.is_empty(),
+                    t if h265::is_vcl(t) => {
+                        self.has_vcl && h265::first_slice_segment_in_pic(&nal.data) == Some(true)
+                    }
+                    t if h265::starts_new_au_after_vcl(t) => self.has_vcl,
+                    _ => false,
+                };
+                (starts_new, h265::is_vcl(t))
+            }
         };
         let done = if starts_new { self.finish() } else { None };
-        if is_vcl(t) {
+        if vcl {
             self.has_vcl = true;
         }
         self.cur.push(nal);
@@ -209,7 +249,8 @@ pub struct AnnexBFileSource {
     fps: f64,
     /// Access units read ahead by `open` while looking for the first SPS.
     ahead: VecDeque<Vec<Nal>>,
-    /// Latest SPS / PPS per id.
+    /// Latest (VPS,) SPS / PPS per id.
+    vps: Vec<(u32, Vec<u8>)>,
     sps: Vec<(u32, Vec<u8>)>,
     pps: Vec<(u32, Vec<u8>)>,
     next_index: u64,
@@ -262,58 +303,70 @@ impl AnnexBFileSource {
             },
             fps,
             ahead: VecDeque::new(),
+            vps: Vec::new(),
             sps: Vec::new(),
             pps: Vec::new(),
             next_index: 0,
             done: false,
         };
 
-        let mut first = true;
+        // The first NAL unit tells H.265 (two-byte header) from H.264; the splitter needs to
+        // know before it groups anything.
+        match src.reader.next_nal() {
+            Ok(Some(nal)) => {
+                if h265::looks_like_stream_start(&nal.data) {
+                    src.splitter = AuSplitter::new(Codec::H265);
+                    src.info.codec = Codec::H265;
+                }
+                // The first NAL unit never completes an access unit.
+                let _ = src.splitter.push(nal);
+            }
+            Ok(None) => src.done = true,
+            Err(e) => return Err(src.read_error(e)),
+        }
+
+        let codec = src.info.codec;
         let mut size = None;
         while src.ahead.len() < SPS_SEARCH_AUS {
             let Some(au) = src.next_raw_au()? else { break };
-            if first {
-                first = false;
-                if let Some(n) = au.first() {
-                    if let [b0, 0x01, ..] = n.data[..] {
-                        if matches!(b0, 0x40 | 0x42 | 0x44 | 0x46 | 0x4e | 0x50) {
-                            return Err(VideoError::UnsupportedCodec {
-                                path: path.to_path_buf(),
-                                codec: "H.265 (HEVC) Annex B stream".into(),
-                            });
-                        }
-                    }
-                }
-            }
-            size = au
-                .iter()
-                .filter(|n| nal_unit_type(&n.data) == Some(nal_type::SPS))
-                .find_map(|n| parse_sps(&n.data));
+            size = au.iter().find_map(|n| match codec {
+                Codec::H264 => (nal_unit_type(&n.data) == Some(nal_type::SPS))
+                    .then(|| parse_sps(&n.data))
+                    .flatten()
+                    .map(|s| (s.width, s.height, s.profile_idc, s.level_idc)),
+                Codec::H265 => h265::parse_sps(&n.data)
+                    .map(|s| (s.width, s.height, s.profile_idc, s.level_idc)),
+            });
             src.ahead.push_back(au);
             if size.is_some() {
                 break;
             }
         }
-        let Some(sps) = size else {
+        let Some((width, height, profile, level)) = size else {
+            let fix = match codec {
+                Codec::H264 => "`ffmpeg -i IN -c:v copy -bsf:v h264_mp4toannexb OUT.h264`",
+                Codec::H265 => "`ffmpeg -i IN -c:v copy -bsf:v hevc_mp4toannexb OUT.h265`",
+            };
             return Err(VideoError::AnnexB {
                 path: path.to_path_buf(),
                 offset: 0,
                 detail: format!(
-                    "no valid H.264 sequence parameter set (SPS) in the first {} access units: this is not an H.264 stream, or it was cut without its headers; re-export it with `ffmpeg -i IN -c:v copy -bsf:v h264_mp4toannexb OUT.h264` or use the MP4",
+                    "no valid {codec} sequence parameter set (SPS) in the first {} access units: this is not an {codec} stream, or it was cut without its headers; re-export it with {fix} or use the MP4",
                     src.ahead.len()
                 ),
             });
         };
-        src.info.width = sps.width;
-        src.info.height = sps.height;
+        src.info.width = width;
+        src.info.height = height;
         debug!(
             path = %path.display(),
-            width = sps.width,
-            height = sps.height,
-            profile = sps.profile_idc,
-            level = sps.level_idc,
+            %codec,
+            width,
+            height,
+            profile,
+            level,
             fps,
-            "opened H.264 Annex B stream"
+            "opened Annex B stream"
         );
         Ok(src)
     }
@@ -338,34 +391,37 @@ impl AnnexBFileSource {
                     self.done = true;
                     return Ok(self.splitter.finish());
                 }
-                Err(NalReadError::Io(source)) => {
-                    self.done = true;
-                    return Err(VideoError::Io {
-                        path: self.path.clone(),
-                        action: format!(
-                            "read the stream near byte offset {}",
-                            self.reader.buf_offset
-                        ),
-                        source,
-                    });
-                }
-                Err(NalReadError::TooLarge { offset }) => {
-                    self.done = true;
-                    return Err(VideoError::AnnexB {
-                        path: self.path.clone(),
-                        offset,
-                        detail: format!(
-                            "no start code within {} MiB: this is not an H.264 Annex B stream, or it is corrupt from here on",
-                            MAX_NAL_BYTES >> 20
-                        ),
-                    });
-                }
+                Err(e) => return Err(self.read_error(e)),
             }
         }
     }
 
-    fn remember(list: &mut Vec<(u32, Vec<u8>)>, nal: &[u8]) {
-        let Some(id) = parameter_set_id(nal) else {
+    /// The error for a failed read; the source ends there.
+    fn read_error(&mut self, e: NalReadError) -> VideoError {
+        self.done = true;
+        match e {
+            NalReadError::Io(source) => VideoError::Io {
+                path: self.path.clone(),
+                action: format!(
+                    "read the stream near byte offset {}",
+                    self.reader.buf_offset
+                ),
+                source,
+            },
+            NalReadError::TooLarge { offset } => VideoError::AnnexB {
+                path: self.path.clone(),
+                offset,
+                detail: format!(
+                    "no start code within {} MiB: this is not an {} Annex B stream, or it is corrupt from here on",
+                    MAX_NAL_BYTES >> 20,
+                    self.info.codec
+                ),
+            },
+        }
+    }
+
+    fn remember(list: &mut Vec<(u32, Vec<u8>)>, id: Option<u32>, nal: &[u8]) {
+        let Some(id) = id else {
             return;
         };
         match list.iter_mut().find(|(i, _)| *i == id) {
@@ -381,22 +437,48 @@ impl AnnexBFileSource {
     /// Turns a group of NAL units into an access unit; `None` for groups without a picture.
     fn assemble(&mut self, nals: Vec<Nal>) -> Option<AccessUnit> {
         let (mut has_vcl, mut is_sync, mut has_sps, mut has_pps) = (false, false, false, false);
+        // H.264 has no VPS.
+        let mut has_vps = self.info.codec == Codec::H264;
         for n in &nals {
-            match nal_unit_type(&n.data) {
-                Some(nal_type::SPS) => {
-                    has_sps = true;
-                    Self::remember(&mut self.sps, &n.data);
+            match self.info.codec {
+                Codec::H264 => match nal_unit_type(&n.data) {
+                    Some(nal_type::SPS) => {
+                        has_sps = true;
+                        Self::remember(&mut self.sps, parameter_set_id(&n.data), &n.data);
+                    }
+                    Some(nal_type::PPS) => {
+                        has_pps = true;
+                        Self::remember(&mut self.pps, parameter_set_id(&n.data), &n.data);
+                    }
+                    Some(nal_type::IDR) => {
+                        has_vcl = true;
+                        is_sync = true;
+                    }
+                    Some(t) if is_vcl(t) => has_vcl = true,
+                    _ => {}
+                },
+                Codec::H265 => {
+                    let id = || h265::parameter_set_id(&n.data);
+                    match h265::nal_unit_type(&n.data) {
+                        Some(h265::nal_type::VPS) => {
+                            has_vps = true;
+                            Self::remember(&mut self.vps, id(), &n.data);
+                        }
+                        Some(h265::nal_type::SPS) => {
+                            has_sps = true;
+                            Self::remember(&mut self.sps, id(), &n.data);
+                        }
+                        Some(h265::nal_type::PPS) => {
+                            has_pps = true;
+                            Self::remember(&mut self.pps, id(), &n.data);
+                        }
+                        Some(t) if h265::is_vcl(t) => {
+                            has_vcl = true;
+                            is_sync |= h265::is_irap(t);
+                        }
+                        _ => {}
+                    }
                 }
-                Some(nal_type::PPS) => {
-                    has_pps = true;
-                    Self::remember(&mut self.pps, &n.data);
-                }
-                Some(nal_type::IDR) => {
-                    has_vcl = true;
-                    is_sync = true;
-                }
-                Some(t) if is_vcl(t) => has_vcl = true,
-                _ => {}
             }
         }
         if !has_vcl {
@@ -411,17 +493,22 @@ impl AnnexBFileSource {
         let total: usize = nals.iter().map(|n| n.data.len() + 4).sum();
         let mut data = Vec::with_capacity(total + 256);
         let mut rest = &nals[..];
-        if is_sync && (!has_sps || !has_pps) {
+        if is_sync && (!has_vps || !has_sps || !has_pps) {
             if let Some((first, tail)) = nals.split_first() {
-                if nal_unit_type(&first.data) == Some(nal_type::AUD) {
+                let is_aud = match self.info.codec {
+                    Codec::H264 => nal_unit_type(&first.data) == Some(nal_type::AUD),
+                    Codec::H265 => h265::nal_unit_type(&first.data) == Some(h265::nal_type::AUD),
+                };
+                if is_aud {
                     data.extend_from_slice(&START_CODE);
                     data.extend_from_slice(&first.data);
                     rest = tail;
                 }
             }
-            let extra = (!has_sps)
-                .then_some(&self.sps)
+            let extra = (!has_vps)
+                .then_some(&self.vps)
                 .into_iter()
+                .chain((!has_sps).then_some(&self.sps))
                 .chain((!has_pps).then_some(&self.pps))
                 .flatten();
             for (_, ps) in extra {

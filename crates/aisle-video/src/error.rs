@@ -90,7 +90,7 @@ pub enum VideoError {
 
     /// Video is present, but not in a codec this build decodes.
     #[error(
-        "{}: video is {codec}, but this build decodes only H.264 (avc1); transcode with `ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT.mp4`",
+        "{}: video is {codec}, but this build decodes only H.264 (avc1) and H.265 (hvc1, hev1); transcode with `ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT.mp4`",
         path.display()
     )]
     UnsupportedCodec {
@@ -167,6 +167,16 @@ pub enum VideoError {
     /// A caller-supplied parameter is out of range.
     #[error("{}: {detail}", path.display())]
     InvalidArgument { path: PathBuf, detail: String },
+
+    /// The stream's codec has no decoder in this build (H.265 without the `ffmpeg` feature).
+    #[error(
+        "{source_label}: video is {codec}, but this build of Aisle has no {codec} decoder: rebuild with the `ffmpeg` feature of aisle-video (`cargo build --features aisle-video/ffmpeg`; the `aisle` binary enables it by default; needs Debian's libavcodec-dev, see scripts/setup.sh), or transcode with `ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT.mp4`"
+    )]
+    NoDecoder {
+        /// The file path or other label of the stream.
+        source_label: String,
+        codec: crate::source::Codec,
+    },
 }
 
 /// Maps an `io::Error` from opening `path` to [`VideoError::NotFound`] or [`VideoError::Io`].

@@ -15,7 +15,7 @@ use crate::annexb::{AnnexBFileSource, DEFAULT_ANNEXB_FPS};
 use crate::decoder::{Decoder, OpenH264Decoder};
 use crate::error::open_error;
 use crate::mp4::Mp4FileSource;
-use crate::source::{AccessUnitSource, StreamInfo};
+use crate::source::{AccessUnitSource, Codec, StreamInfo};
 use crate::VideoError;
 
 /// What [`sniff`] found.
@@ -140,6 +140,31 @@ pub fn open_file(
     })
 }
 
+/// The CPU decoder for `codec`, its errors starting with `label`: [`OpenH264Decoder`] for
+/// H.264; for H.265 the FFmpeg decoder (`FfmpegDecoder`) when the `ffmpeg` feature is on, else
+/// [`VideoError::NoDecoder`] saying to build with it.
+pub fn cpu_decoder(codec: Codec, label: impl Into<String>) -> Result<Box<dyn Decoder>, VideoError> {
+    let label = label.into();
+    match codec {
+        Codec::H264 => Ok(Box::new(OpenH264Decoder::with_label(label)?)),
+        #[cfg(feature = "ffmpeg")]
+        Codec::H265 => Ok(Box::new(crate::ffmpeg::FfmpegDecoder::with_label(
+            codec, label,
+        )?)),
+        #[cfg(not(feature = "ffmpeg"))]
+        Codec::H265 => Err(no_decoder(codec, label)),
+    }
+}
+
+/// The error for a codec this build has no decoder for.
+#[cfg_attr(feature = "ffmpeg", allow(dead_code))]
+pub(crate) fn no_decoder(codec: Codec, label: String) -> VideoError {
+    VideoError::NoDecoder {
+        source_label: label,
+        codec,
+    }
+}
+
 /// A video file with a decoder: the easy way to get frames.
 ///
 /// ```no_run
@@ -168,8 +193,8 @@ impl std::fmt::Debug for VideoFile {
 }
 
 impl VideoFile {
-    /// Opens an MP4 or raw H.264 file (raw streams are timed at [`DEFAULT_ANNEXB_FPS`]) with the
-    /// OpenH264 CPU decoder.
+    /// Opens an MP4 or raw H.264 / H.265 file (raw streams are timed at [`DEFAULT_ANNEXB_FPS`])
+    /// with the CPU decoder for its codec (see [`cpu_decoder`]).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, VideoError> {
         Self::open_with_fps(path, DEFAULT_ANNEXB_FPS)
     }
@@ -178,8 +203,8 @@ impl VideoFile {
     pub fn open_with_fps(path: impl AsRef<Path>, annexb_fps: f64) -> Result<Self, VideoError> {
         let path = path.as_ref();
         let source = open_file(path, annexb_fps)?;
-        let decoder = OpenH264Decoder::with_label(path.display().to_string())?;
-        Ok(Self::from_parts(path, source, Box::new(decoder)))
+        let decoder = cpu_decoder(source.info().codec, path.display().to_string())?;
+        Ok(Self::from_parts(path, source, decoder))
     }
 
     /// Combines any source and decoder (e.g. a GPU decoder later).
@@ -299,5 +324,33 @@ mod tests {
             .unwrap_err()
             .contains("Matroska"));
         assert_eq!(describe_bytes(b"Hi\n\xff"), "48 69 0a ff (\"Hi..\")");
+    }
+
+    #[test]
+    fn h265_without_a_decoder_says_to_build_with_ffmpeg() {
+        let msg = no_decoder(Codec::H265, "cam.mp4".into()).to_string();
+        assert!(msg.starts_with("cam.mp4: video is H.265"), "{msg}");
+        assert!(msg.contains("no H.265 decoder"), "{msg}");
+        assert!(msg.contains("`ffmpeg` feature"), "{msg}");
+        #[cfg(not(feature = "ffmpeg"))]
+        {
+            let err = cpu_decoder(Codec::H265, "cam.mp4").err();
+            assert!(matches!(
+                err,
+                Some(VideoError::NoDecoder {
+                    codec: Codec::H265,
+                    ..
+                })
+            ));
+        }
+        #[cfg(feature = "ffmpeg")]
+        assert_eq!(
+            cpu_decoder(Codec::H265, "cam.mp4").unwrap().name(),
+            "ffmpeg"
+        );
+        assert_eq!(
+            cpu_decoder(Codec::H264, "cam.mp4").unwrap().name(),
+            "openh264"
+        );
     }
 }

@@ -1,8 +1,9 @@
-//! [`Mp4FileSource`]: H.264 access units from an MP4 / ISO base media file.
+//! [`Mp4FileSource`]: H.264 / H.265 access units from an MP4 / ISO base media file.
 //!
 //! The box structure (ISO/IEC 14496-12: `ftyp`, `moov` with the sample tables `stsd`, `stts`,
 //! `ctts`, `stss`, `stsc`, `stsz`, `stco`/`co64`, `mdat`, and `moof` fragments) is parsed by
-//! the `re_mp4` crate; this module picks the first H.264 (`avc1`) video track, takes the NAL
+//! the `re_mp4` crate; this module picks the first H.264 (`avc1`) or H.265 (`hvc1` / `hev1`,
+//! parameter sets from the `hvcC`, ISO/IEC 14496-15 §8.3.3) video track, takes the NAL
 //! length size and the parameter sets from its `AVCDecoderConfigurationRecord` (`avcC`,
 //! ISO/IEC 14496-15 §5.3.2), and reads each sample by seeking in the file — the media data is
 //! never loaded as a whole. Samples (length-prefixed NAL units, ISO/IEC 14496-15 §5.3.3) are
@@ -27,6 +28,7 @@ use tracing::{debug, warn};
 
 use crate::error::open_error;
 use crate::h264::{avcc_to_annexb, parse_sps};
+use crate::h265;
 use crate::source::{AccessUnit, AccessUnitSource, Codec, StreamInfo};
 use crate::VideoError;
 
@@ -356,21 +358,63 @@ fn select_track(path: &Path, mp4: &Mp4) -> Result<ParsedTrack, VideoError> {
             track.track_id,
             if is_video { "video" } else { handler.as_str() }
         ));
-        let StsdBoxContent::Avc1(avc1) = contents else {
-            if is_video {
-                other_video.push(format!("{desc} (track {})", track.track_id));
+        // (codec, NAL length size, parameter sets, sample entry size, size from the first SPS)
+        let (codec, length_size, parameter_sets, entry_size, sps_size) = match contents {
+            StsdBoxContent::Avc1(avc1) => {
+                let avcc = &avc1.avcc.contents;
+                let mut parameter_sets: Vec<Vec<u8>> = avcc
+                    .sequence_parameter_sets
+                    .iter()
+                    .map(|n| n.bytes.clone())
+                    .collect();
+                parameter_sets.extend(avcc.picture_parameter_sets.iter().map(|n| n.bytes.clone()));
+                let sps_size = avcc
+                    .sequence_parameter_sets
+                    .first()
+                    .and_then(|n| parse_sps(&n.bytes))
+                    .map(|s| (s.width, s.height));
+                (
+                    Codec::H264,
+                    avcc.length_size_minus_one + 1,
+                    parameter_sets,
+                    (avc1.width, avc1.height),
+                    sps_size,
+                )
             }
-            continue;
+            StsdBoxContent::Hvc1(hevc) | StsdBoxContent::Hev1(hevc) => {
+                // hvcC arrays (ISO/IEC 14496-15 §8.3.3): VPS, SPS, PPS and SEI, written in
+                // front of sync samples in that order.
+                let hvcc = &hevc.hvcc.contents;
+                let mut parameter_sets: Vec<Vec<u8>> = Vec::new();
+                for t in [
+                    h265::nal_type::VPS,
+                    h265::nal_type::SPS,
+                    h265::nal_type::PPS,
+                    h265::nal_type::PREFIX_SEI,
+                ] {
+                    for a in hvcc.arrays.iter().filter(|a| a.nal_unit_type == t) {
+                        parameter_sets.extend(a.nalus.iter().map(|n| n.data.clone()));
+                    }
+                }
+                let sps_size = parameter_sets
+                    .iter()
+                    .find_map(|n| h265::parse_sps(n))
+                    .map(|s| (s.width, s.height));
+                (
+                    Codec::H265,
+                    hvcc.length_size_minus_one + 1,
+                    parameter_sets,
+                    (hevc.width, hevc.height),
+                    sps_size,
+                )
+            }
+            _ => {
+                if is_video {
+                    other_video.push(format!("{desc} (track {})", track.track_id));
+                }
+                continue;
+            }
         };
-
-        let avcc = &avc1.avcc.contents;
-        let length_size = avcc.length_size_minus_one + 1;
-        let mut parameter_sets: Vec<Vec<u8>> = avcc
-            .sequence_parameter_sets
-            .iter()
-            .map(|n| n.bytes.clone())
-            .collect();
-        parameter_sets.extend(avcc.picture_parameter_sets.iter().map(|n| n.bytes.clone()));
 
         let timescale = u32::try_from(track.timescale)
             .ok()
@@ -383,14 +427,10 @@ fn select_track(path: &Path, mp4: &Mp4) -> Result<ParsedTrack, VideoError> {
                 ),
             })?;
 
-        let (mut width, mut height) = (u32::from(avc1.width), u32::from(avc1.height));
+        let (mut width, mut height) = (u32::from(entry_size.0), u32::from(entry_size.1));
         if width == 0 || height == 0 {
-            if let Some(sps) = avcc
-                .sequence_parameter_sets
-                .first()
-                .and_then(|n| parse_sps(&n.bytes))
-            {
-                (width, height) = (sps.width, sps.height);
+            if let Some(size) = sps_size {
+                (width, height) = size;
             } else {
                 (width, height) = (u32::from(track.width), u32::from(track.height));
             }
@@ -416,7 +456,7 @@ fn select_track(path: &Path, mp4: &Mp4) -> Result<ParsedTrack, VideoError> {
         };
         return Ok(ParsedTrack {
             info: StreamInfo {
-                codec: Codec::H264,
+                codec,
                 width,
                 height,
                 timescale,
@@ -465,8 +505,8 @@ impl AccessUnitSource for Mp4FileSource {
                 sample: index,
                 offset: s.offset,
                 detail: format!(
-                    "the sample table gives it {} bytes, more than any H.264 picture needs",
-                    s.size
+                    "the sample table gives it {} bytes, more than any {} picture needs",
+                    s.size, self.info.codec
                 ),
             });
         }
@@ -499,7 +539,11 @@ impl AccessUnitSource for Mp4FileSource {
 
         let mut data = Vec::with_capacity(self.buf.len() + 64);
         let params = s.is_sync.then_some(self.parameter_sets.as_slice());
-        avcc_to_annexb(&self.buf, self.length_size, params, &mut data).map_err(|e| {
+        let convert = match self.info.codec {
+            Codec::H264 => avcc_to_annexb,
+            Codec::H265 => h265::hvcc_to_annexb,
+        };
+        convert(&self.buf, self.length_size, params, &mut data).map_err(|e| {
             VideoError::BadSample {
                 path: self.path.clone(),
                 sample: index,

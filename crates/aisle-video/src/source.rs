@@ -18,8 +18,8 @@ use crate::VideoError;
 pub enum Codec {
     /// ITU-T H.264 / MPEG-4 AVC.
     H264,
-    /// ITU-T H.265 / HEVC. Recognised in containers for error messages; no source produces it
-    /// and no decoder in this build accepts it yet.
+    /// ITU-T H.265 / HEVC: MP4 `hvc1` / `hev1` tracks and raw H.265 Annex B streams; decoded
+    /// by `FfmpegDecoder` (the `ffmpeg` feature).
     H265,
 }
 

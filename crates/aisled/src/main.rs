@@ -4,10 +4,13 @@
 //!   (or boxes with `--json`).
 //! - `aisle check`: probe every configured part (ONNX Runtime, models, GPU libraries) and say
 //!   how to fix what is missing.
+//! - `aisle probe`: connect to a camera (RTSP) or open a file, print codec, resolution, frame
+//!   rate and GOP length, and decode the first frames.
 
 mod check;
 mod detect;
 mod pipeline;
+mod probe;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -35,6 +38,9 @@ enum Command {
     Detect(detect::DetectArgs),
     /// Probe every configured part and print each with its fix.
     Check,
+    /// Connect to a camera (rtsp://...) or open a video file; print codec, resolution, frame
+    /// rate and GOP length, then decode the first frames.
+    Probe(probe::ProbeArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +56,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Detect(args) => detect::run(cli.config.as_deref(), &args),
         Command::Check => check::run(cli.config.as_deref()),
+        Command::Probe(args) => probe::run(cli.config.as_deref(), &args),
     };
     match result {
         Ok(code) => code,
