@@ -9,14 +9,14 @@ CARGO ?= cargo
 VIDEO ?= $(AISLE_CACHE)/media/vtest.mp4
 MODEL ?= centernet
 
-.PHONY: demo test setup models media build lint unit parity bench goldens check
+.PHONY: demo test setup models media build lint fuzz bench goldens check
 
 ## demo: fetch what is missing, build, and count people live in the sample video.
 demo: models media build
 	$(CARGO) run --release -q -p aisled -- detect --input $(VIDEO) --model $(MODEL)
 
-## test: fetch what is missing, then formatting, lints, every test, and the golden check.
-test: models media lint
+## test: fetch what is missing, then formatting, lints, the golden check, bounded fuzzing and every test.
+test: models media lint fuzz
 	$(AISLE_CACHE)/venv/bin/python scripts/reference_detect.py --check tests/golden/detect_centernet.json --video $(AISLE_CACHE)/media/vtest.mp4
 	$(AISLE_CACHE)/venv/bin/python scripts/reference_detect.py --check tests/golden/detect_nanodet.json --video $(AISLE_CACHE)/media/vtest.mp4
 	$(CARGO) test --workspace
@@ -37,13 +37,20 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+## fuzz: coverage-guided fuzzing of the decoders' input, FUZZ_SECONDS per target (default 60).
+FUZZ_SECONDS ?= 60
+fuzz: media
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
 ## check: probe the configured parts (ONNX Runtime, models, GPU libraries).
 check: build
 	$(CARGO) run --release -q -p aisled -- check
 
-## bench: per-stage medians (decode, preprocess, inference, postprocess) for both detectors.
+## bench: per-stage medians (decode, preprocess, inference, postprocess) for both detectors,
+## and camera ingest throughput (4 RTSP cameras, H.264 and H.265) in frames per second per core.
 bench: models media
 	$(CARGO) bench -p aisled --bench pipeline
+	$(CARGO) bench -p aisled --bench ingest
 
 ## goldens: regenerate the Python reference outputs (read scripts/reference_detect.py first).
 goldens: models media

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 #[derive(Debug, Args)]
 pub struct DetectArgs {
-    /// Video file: H.264 in MP4, or an H.264 Annex B stream (.h264).
+    /// Video file: H.264 or H.265 in MP4, or an H.264/H.265 Annex B stream.
     #[arg(long, value_name = "FILE")]
     input: PathBuf,
     /// Detector from the model manifest (default: `detector.model` of the config, `centernet`).

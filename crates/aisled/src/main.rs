@@ -34,7 +34,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Detect people in a video file (H.264 in MP4, or an H.264 Annex B stream).
+    /// Detect people in a video file (H.264 or H.265, in MP4 or as an Annex B stream).
     Detect(detect::DetectArgs),
     /// Probe every configured part and print each with its fix.
     Check,

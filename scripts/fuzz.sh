@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Bounded coverage-guided fuzzing (cargo-fuzz / libFuzzer) of what cameras feed the decoders:
+#   scripts/fuzz.sh [SECONDS] [--explore]      default 60 s per target
+# Seeds the corpus with real access units of the sample videos and fails (exit 1) on any crash,
+# keeping the input under fuzz/artifacts/. By default (as `make test` runs it) each run starts
+# from the seeds with a fixed libFuzzer seed, so CI explores the same inputs every time;
+# `--explore` keeps a growing corpus in $AISLE_CACHE/fuzz and a random seed, for long runs.
+# cargo-fuzz needs nightly-only compiler flags: the stable toolchain is used with
+# RUSTC_BOOTSTRAP=1, so no second toolchain is needed.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+SECONDS_PER_TARGET=${1:-60}
+EXPLORE=${2:-}
+CARGO_FUZZ_VERSION=0.13.2
+TOOLS=$AISLE_CACHE/tools
+CORPUS=$AISLE_CACHE/fuzz/corpus
+
+if ! "$TOOLS/bin/cargo-fuzz" --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+  log "installing cargo-fuzz $CARGO_FUZZ_VERSION into $TOOLS (first time: a few minutes)"
+  cargo install -q --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION" --root "$TOOLS" \
+    || die "cargo install cargo-fuzz failed (network? crates.io?)"
+fi
+
+# Seed corpus: the first access units of the H.264 and H.265 sample streams, in the target's
+# input format (mode byte, then [u16 length, flags, bytes] per unit).
+mkdir -p "$CORPUS/decode_access_units"
+python3 - "$AISLE_MEDIA" "$CORPUS/decode_access_units" <<'PY'
+import os, struct, sys
+media, out = sys.argv[1], sys.argv[2]
+
+def nals(data):
+    i, starts = 0, []
+    while True:
+        j = data.find(b"\x00\x00\x01", i)
+        if j < 0:
+            break
+        starts.append(j + 3)
+        i = j + 3
+    return [data[s:(e - 3)].rstrip(b"\x00") for s, e in zip(starts, starts[1:] + [len(data) + 3])]
+
+def units(path, h265):
+    """Groups NAL units into access units: parameter sets and SEI stick to the next slice."""
+    pending, out = [], []
+    for n in nals(open(path, "rb").read()):
+        if not n:
+            continue
+        t = (n[0] >> 1) & 0x3F if h265 else n[0] & 0x1F
+        pending.append(n)
+        if (t < 32) if h265 else (t in (1, 5)):
+            sync = (16 <= t <= 23) if h265 else (t == 5)
+            out.append((b"".join(b"\x00\x00\x00\x01" + x for x in pending), sync))
+            pending = []
+    return out
+
+for name, mode, h265 in (("vtest.h264", 0, False), ("vtest.h264", 1, False), ("vtest.h265", 2, True)):
+    path = os.path.join(media, name)
+    if not os.path.exists(path):
+        sys.exit(f"{path} is missing: run scripts/fetch-media.sh")
+    aus = units(path, h265)
+    for k in range(3):
+        body = bytes([mode])
+        for au, sync in aus[k * 4:k * 4 + 4]:
+            au = au[:65535]
+            body += struct.pack("<HB", len(au), 1 if sync else 0) + au
+        with open(os.path.join(out, f"seed-{name}-{mode}-{k}"), "wb") as f:
+            f.write(body)
+PY
+
+RUN_CORPUS=$CORPUS
+SEED=(-seed=1)
+if [[ $EXPLORE != --explore ]]; then
+  RUN_CORPUS=$(mktemp -d)
+  trap 'rm -rf "$RUN_CORPUS"' EXIT
+  cp -r "$CORPUS/." "$RUN_CORPUS/"
+  find "$RUN_CORPUS" -type f ! -name 'seed-*' -delete
+else
+  SEED=()
+fi
+
+export RUSTC_BOOTSTRAP=1
+export CARGO_TARGET_DIR=$AISLE_CACHE/fuzz-target
+cd "$REPO/fuzz"
+for target in decode_access_units; do
+  log "fuzzing $target for ${SECONDS_PER_TARGET}s"
+  "$TOOLS/bin/cargo-fuzz" run --release "$target" "$RUN_CORPUS/$target" -- \
+    -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=3072 -max_len=262144 "${SEED[@]}" \
+    || die "fuzz target $target failed: the crashing input is in fuzz/artifacts/$target/"
+done
