@@ -77,8 +77,7 @@ pub struct OpenH264Decoder {
     pending: BinaryHeap<Reverse<MediaTime>>,
     next_index: u64,
     last_pts: Option<MediaTime>,
-    awaiting_sync: bool,
-    skipped: u64,
+    gate: SyncGate,
 }
 
 impl std::fmt::Debug for OpenH264Decoder {
@@ -87,7 +86,7 @@ impl std::fmt::Debug for OpenH264Decoder {
             .field("label", &self.label)
             .field("pending", &self.pending.len())
             .field("next_index", &self.next_index)
-            .field("awaiting_sync", &self.awaiting_sync)
+            .field("awaiting_sync", &self.gate.awaiting)
             .finish_non_exhaustive()
     }
 }
@@ -121,8 +120,7 @@ impl OpenH264Decoder {
             pending: BinaryHeap::new(),
             next_index: 0,
             last_pts: None,
-            awaiting_sync: true,
-            skipped: 0,
+            gate: SyncGate::default(),
         })
     }
 
@@ -218,21 +216,49 @@ fn describe(e: &openh264::Error) -> String {
     }
 }
 
+/// Decoders start, and restart after an error, at a sync sample: until one arrives, access
+/// units are skipped (logged once per gap) so later pictures never reference a missing one.
+#[derive(Debug)]
+pub(crate) struct SyncGate {
+    pub(crate) awaiting: bool,
+    skipped: u64,
+}
+
+impl Default for SyncGate {
+    fn default() -> Self {
+        Self {
+            awaiting: true,
+            skipped: 0,
+        }
+    }
+}
+
+impl SyncGate {
+    /// Whether `au` may be decoded now.
+    pub(crate) fn admit(&mut self, label: &str, au: &AccessUnit) -> bool {
+        if !self.awaiting {
+            return true;
+        }
+        if !au.is_sync {
+            self.skipped += 1;
+            if self.skipped == 1 {
+                info!(label = %label, au = au.index, pts = %au.pts, "skipping access units until the next sync sample");
+            }
+            return false;
+        }
+        if self.skipped > 0 {
+            info!(label = %label, au = au.index, skipped = self.skipped, "resuming decoding at a sync sample");
+        }
+        self.awaiting = false;
+        self.skipped = 0;
+        true
+    }
+}
+
 impl Decoder for OpenH264Decoder {
     fn decode(&mut self, au: &AccessUnit) -> Result<Vec<Nv12Frame>, VideoError> {
-        if self.awaiting_sync {
-            if !au.is_sync {
-                self.skipped += 1;
-                if self.skipped == 1 {
-                    info!(label = %self.label, au = au.index, pts = %au.pts, "skipping access units until the next sync sample (IDR)");
-                }
-                return Ok(Vec::new());
-            }
-            if self.skipped > 0 {
-                info!(label = %self.label, au = au.index, skipped = self.skipped, "resuming decoding at a sync sample");
-            }
-            self.awaiting_sync = false;
-            self.skipped = 0;
+        if !self.gate.admit(&self.label, au) {
+            return Ok(Vec::new());
         }
 
         if au.data.is_empty() {
@@ -240,7 +266,7 @@ impl Decoder for OpenH264Decoder {
             return Ok(Vec::new());
         }
         if au.data.len() > MAX_AU_BYTES {
-            self.awaiting_sync = true;
+            self.gate.awaiting = true;
             return Err(VideoError::Decode {
                 source_label: self.label.clone(),
                 decoder: NAME,
@@ -253,7 +279,7 @@ impl Decoder for OpenH264Decoder {
             });
         }
         if let Some(detail) = unsupported_features(&au.data) {
-            self.awaiting_sync = true;
+            self.gate.awaiting = true;
             return Err(VideoError::UnsupportedStream {
                 source_label: self.label.clone(),
                 decoder: NAME,
@@ -288,7 +314,7 @@ impl Decoder for OpenH264Decoder {
         if has_picture {
             remove_one(&mut self.pending, au.pts);
         }
-        self.awaiting_sync = true;
+        self.gate.awaiting = true;
         debug!(label = %self.label, au = au.index, %detail, "decode error; waiting for the next sync sample");
         Err(VideoError::Decode {
             source_label: self.label.clone(),

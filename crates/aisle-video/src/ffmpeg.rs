@@ -29,6 +29,7 @@ use ff::format::Pixel;
 use ffmpeg_next as ff;
 use tracing::{debug, info, warn};
 
+use crate::decoder::SyncGate;
 use crate::source::{AccessUnit, Codec};
 use crate::{Decoder, VideoError};
 
@@ -85,8 +86,7 @@ pub struct FfmpegDecoder {
     last_pts: Option<MediaTime>,
     /// Some access unit had `pts != dts`: the source gives presentation times.
     reordered_times: bool,
-    awaiting_sync: bool,
-    skipped: u64,
+    gate: SyncGate,
     converted_warned: bool,
 }
 
@@ -97,7 +97,7 @@ impl std::fmt::Debug for FfmpegDecoder {
             .field("label", &self.label)
             .field("pending", &self.pending.len())
             .field("next_index", &self.next_index)
-            .field("awaiting_sync", &self.awaiting_sync)
+            .field("awaiting_sync", &self.gate.awaiting)
             .finish_non_exhaustive()
     }
 }
@@ -164,8 +164,7 @@ impl FfmpegDecoder {
             next_index: 0,
             last_pts: None,
             reordered_times: false,
-            awaiting_sync: true,
-            skipped: 0,
+            gate: SyncGate::default(),
             converted_warned: false,
         })
     }
@@ -210,7 +209,7 @@ impl FfmpegDecoder {
                     if out.is_empty() {
                         return Err(e.to_string());
                     }
-                    self.awaiting_sync = true;
+                    self.gate.awaiting = true;
                     warn!(label = %self.label, error = %e, "decode error after some pictures came out; waiting for the next sync sample");
                     break;
                 }
@@ -373,26 +372,15 @@ fn nv12(
 
 impl Decoder for FfmpegDecoder {
     fn decode(&mut self, au: &AccessUnit) -> Result<Vec<Nv12Frame>, VideoError> {
-        if self.awaiting_sync {
-            if !au.is_sync {
-                self.skipped += 1;
-                if self.skipped == 1 {
-                    info!(label = %self.label, au = au.index, pts = %au.pts, "skipping access units until the next sync sample (IRAP / IDR)");
-                }
-                return Ok(Vec::new());
-            }
-            if self.skipped > 0 {
-                info!(label = %self.label, au = au.index, skipped = self.skipped, "resuming decoding at a sync sample");
-            }
-            self.awaiting_sync = false;
-            self.skipped = 0;
+        if !self.gate.admit(&self.label, au) {
+            return Ok(Vec::new());
         }
         if au.data.is_empty() {
             debug!(label = %self.label, au = au.index, "empty access unit");
             return Ok(Vec::new());
         }
         if au.data.len() > MAX_AU_BYTES {
-            self.awaiting_sync = true;
+            self.gate.awaiting = true;
             return Err(self.decode_error(
                 au,
                 format!(
@@ -418,12 +406,12 @@ impl Decoder for FfmpegDecoder {
         self.pending.insert(seq, au.pts);
         if let Err(e) = self.inner.send_packet(&packet) {
             self.pending.remove(&seq);
-            self.awaiting_sync = true;
+            self.gate.awaiting = true;
             debug!(label = %self.label, au = au.index, error = %e, "decode error; waiting for the next sync sample");
             return Err(self.decode_error(au, e.to_string()));
         }
         self.receive_all(au.pts.timescale).map_err(|detail| {
-            self.awaiting_sync = true;
+            self.gate.awaiting = true;
             self.decode_error(au, detail)
         })
     }
@@ -436,7 +424,7 @@ impl Decoder for FfmpegDecoder {
         };
         // Back to a fresh state, so that a new stream can follow (from a sync sample).
         self.inner.flush();
-        self.awaiting_sync = true;
+        self.gate.awaiting = true;
         if !self.pending.is_empty() {
             debug!(label = %self.label, left = self.pending.len(), "access units that produced no picture");
             self.pending.clear();

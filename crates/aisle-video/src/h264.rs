@@ -111,10 +111,33 @@ pub fn avcc_to_annexb(
     parameter_sets: Option<&[Vec<u8>]>,
     out: &mut Vec<u8>,
 ) -> Result<(), AvccError> {
-    if !(1..=4).contains(&length_size) {
+    length_prefixed_to_annexb(
+        sample,
+        length_size,
+        "avcC",
+        parameter_sets,
+        |nal| nal_unit_type(nal) == Some(nal_type::AUD),
+        out,
+    )
+}
+
+/// The conversion shared by H.264 ([`avcc_to_annexb`]) and H.265
+/// ([`crate::h265::hvcc_to_annexb`]): they differ only in how an access unit delimiter is
+/// recognised (`is_aud`). `config_box` names the sample entry's configuration box in errors.
+pub(crate) fn length_prefixed_to_annexb(
+    sample: &[u8],
+    length_size: u8,
+    config_box: &str,
+    parameter_sets: Option<&[Vec<u8>]>,
+    is_aud: fn(&[u8]) -> bool,
+    out: &mut Vec<u8>,
+) -> Result<(), AvccError> {
+    if !matches!(length_size, 1 | 2 | 4) {
         return Err(AvccError {
             offset: 0,
-            detail: format!("invalid NAL length size {length_size} in avcC (must be 1, 2 or 4)"),
+            detail: format!(
+                "invalid NAL length size {length_size} in {config_box} (must be 1, 2 or 4)"
+            ),
         });
     }
     let ls = usize::from(length_size);
@@ -161,7 +184,7 @@ pub fn avcc_to_annexb(
     let mut rest = &nals[..];
     if let Some(ps) = parameter_sets {
         if let Some((first, tail)) = nals.split_first() {
-            if nal_unit_type(first) == Some(nal_type::AUD) {
+            if is_aud(first) {
                 out.extend_from_slice(&START_CODE);
                 out.extend_from_slice(first);
                 rest = tail;
@@ -473,10 +496,12 @@ mod tests {
         // Huge length on a 32-bit-ish prefix must not overflow.
         let err = avcc_to_annexb(&[0xff, 0xff, 0xff, 0xff, 1], 4, None, &mut out).unwrap_err();
         assert_eq!(err.offset, 0);
+        // ISO/IEC 14496-15 allows 1, 2 or 4-byte lengths only.
         out.clear();
-        avcc_to_annexb(&[0, 0, 2, 0x41, 0x9a], 3, None, &mut out).unwrap();
+        avcc_to_annexb(&[0, 2, 0x41, 0x9a], 2, None, &mut out).unwrap();
         assert_eq!(out, [0, 0, 0, 1, 0x41, 0x9a]);
-        assert!(avcc_to_annexb(&[1, 2], 3, None, &mut out).is_err());
+        let err = avcc_to_annexb(&[0, 0, 2, 0x41, 0x9a], 3, None, &mut out).unwrap_err();
+        assert!(err.detail.contains("avcC"), "{}", err.detail);
         assert!(avcc_to_annexb(&[1, 2], 0, None, &mut out).is_err());
         assert!(avcc_to_annexb(&[1, 2], 5, None, &mut out).is_err());
     }

@@ -13,7 +13,7 @@
 //! Nothing here trusts its input: every read is bounds-checked and malformed data yields `None`
 //! or an error, never a panic.
 
-use crate::h264::{annexb_nal_units, rbsp, AvccError, BitReader, START_CODE};
+use crate::h264::{annexb_nal_units, rbsp, AvccError, BitReader};
 
 /// NAL unit types used here (H.265 Table 7-1).
 pub mod nal_type {
@@ -248,69 +248,14 @@ pub fn hvcc_to_annexb(
     parameter_sets: Option<&[Vec<u8>]>,
     out: &mut Vec<u8>,
 ) -> Result<(), AvccError> {
-    if !matches!(length_size, 1 | 2 | 4) {
-        return Err(AvccError {
-            offset: 0,
-            detail: format!("invalid NAL length size {length_size} in hvcC (must be 1, 2 or 4)"),
-        });
-    }
-    let ls = usize::from(length_size);
-    let mut nals: Vec<&[u8]> = Vec::new();
-    let mut pos = 0usize;
-    while pos < sample.len() {
-        let Some(prefix) = sample.get(pos..pos + ls) else {
-            return Err(AvccError {
-                offset: pos,
-                detail: format!(
-                    "{} trailing bytes cannot hold a {ls}-byte NAL length prefix",
-                    sample.len() - pos
-                ),
-            });
-        };
-        let len = prefix
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-        let body = pos + ls;
-        let Some(nal) = body.checked_add(len).and_then(|end| sample.get(body..end)) else {
-            return Err(AvccError {
-                offset: pos,
-                detail: format!(
-                    "NAL unit length {len} exceeds the {} bytes left in the sample (bad length prefix)",
-                    sample.len() - body
-                ),
-            });
-        };
-        if !nal.is_empty() {
-            nals.push(nal);
-        }
-        pos = body + len;
-    }
-
-    let param_total: usize = parameter_sets
-        .unwrap_or(&[])
-        .iter()
-        .map(|p| p.len() + 4)
-        .sum();
-    out.reserve(sample.len() + param_total + 4 * nals.len());
-    let mut rest = &nals[..];
-    if let Some(ps) = parameter_sets {
-        if let Some((first, tail)) = nals.split_first() {
-            if nal_unit_type(first) == Some(nal_type::AUD) {
-                out.extend_from_slice(&START_CODE);
-                out.extend_from_slice(first);
-                rest = tail;
-            }
-        }
-        for p in ps.iter().filter(|p| !p.is_empty()) {
-            out.extend_from_slice(&START_CODE);
-            out.extend_from_slice(p);
-        }
-    }
-    for nal in rest {
-        out.extend_from_slice(&START_CODE);
-        out.extend_from_slice(nal);
-    }
-    Ok(())
+    crate::h264::length_prefixed_to_annexb(
+        sample,
+        length_size,
+        "hvcC",
+        parameter_sets,
+        |nal| nal_unit_type(nal) == Some(nal_type::AUD),
+        out,
+    )
 }
 
 #[cfg(test)]
