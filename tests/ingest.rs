@@ -126,7 +126,7 @@ fn recovers_from_a_ten_second_server_outage_and_reports_it() {
         // Bound: one backoff (cap 2 s) + connecting + the wait for the next keyframe (GOP 2 s).
         let delay = recovered - restarted;
         assert!(
-            delay <= Duration::from_secs(7),
+            delay <= Duration::from_secs(8),
             "recovered {delay:?} after the restart"
         );
 
