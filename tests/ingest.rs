@@ -165,6 +165,10 @@ fn recovers_from_a_ten_second_server_outage_and_reports_it() {
             )),
             "{reports:?}"
         );
+        eprintln!(
+            "recovered {delay:?} after the restart; outage {secs:.2} s, {lost} frames lost, cause: {}",
+            outage.cause
+        );
         let stats = ingest.stats();
         assert_eq!(stats.state, StateKind::Streaming);
         assert!(
