@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use aisle_video::{
-    open_file, redact_url, AccessUnit, AccessUnitSource, Codec, Decoder, FfmpegDecoder, MediaTime,
-    OpenH264Decoder, RtspCredentials, RtspOptions, RtspSource, RtspTransport, StreamInfo,
+    open_file, redact_url, AccessUnit, AccessUnitSource, Codec, MediaTime, Nv12Frame,
+    RtspCredentials, RtspOptions, RtspSource, RtspTransport, StreamInfo, VideoError,
 };
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -196,17 +196,14 @@ async fn probe(config_path: Option<&Path>, args: &ProbeArgs) -> Result<ExitCode>
         writeln!(out, "the stream ended after {count} access units")?;
     }
 
-    let mut decoder: Box<dyn Decoder> = match info.codec {
-        Codec::H264 => Box::new(OpenH264Decoder::with_label(name.clone())?),
-        Codec::H265 => Box::new(FfmpegDecoder::with_label(Codec::H265, name.clone())?),
-        other => bail!(
-            "{name}: cannot decode {other}: this build decodes H.264 (OpenH264) and H.265 (FFmpeg); the stream itself was probed above"
-        ),
-    };
+    let mut decoder = aisle_video::cpu_decoder(info.codec, name.clone())?;
     let mut decoded = 0u64;
     let mut errors = 0u64;
-    for au in &kept {
-        match decoder.decode(au) {
+    let mut report = |out: &mut dyn Write,
+                      what: String,
+                      result: Result<Vec<Nv12Frame>, VideoError>|
+     -> std::io::Result<()> {
+        match result {
             Ok(frames) => {
                 for f in frames {
                     writeln!(
@@ -221,30 +218,20 @@ async fn probe(config_path: Option<&Path>, args: &ProbeArgs) -> Result<ExitCode>
                 }
             }
             Err(e) => {
-                writeln!(out, "access unit {}: decode error: {e}", au.index)?;
+                writeln!(out, "{what}: decode error: {e}")?;
                 errors += 1;
             }
         }
+        Ok(())
+    };
+    for au in &kept {
+        report(
+            &mut out,
+            format!("access unit {}", au.index),
+            decoder.decode(au),
+        )?;
     }
-    match decoder.flush() {
-        Ok(frames) => {
-            for f in frames {
-                writeln!(
-                    out,
-                    "frame {}: decode ok, pts {:.3}s, {}x{}",
-                    f.index,
-                    f.pts.as_secs_f64(),
-                    f.width,
-                    f.height
-                )?;
-                decoded += 1;
-            }
-        }
-        Err(e) => {
-            writeln!(out, "flush: decode error: {e}")?;
-            errors += 1;
-        }
-    }
+    report(&mut out, "flush".to_string(), decoder.flush())?;
     writeln!(
         out,
         "decoded {decoded} of {} access units with {}, {errors} errors",
