@@ -520,3 +520,56 @@ fn digest_authentication_works_and_fails_cleanly() {
     assert!(first.au.is_sync);
     assert_eq!(source.stats().emitted, 1);
 }
+
+#[test]
+fn detect_counts_people_from_a_camera() {
+    // The server plays the file from its start to each client: the first analysed frame is
+    // the file's frame 0, whose person count the Python reference fixed in the golden file.
+    let server = RtspServer::start(&["--user", "aisle", "--password", "right-pass"]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("aisle.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[cameras]]\nid = \"aisle-7\"\nurl = \"{}\"\n",
+            server.url("/vtest")
+        ),
+    )
+    .unwrap();
+    let o = aisle_env(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "detect",
+            "--camera",
+            "aisle-7",
+            "--json",
+            "--max-frames",
+            "3",
+        ],
+        &[
+            ("AISLE_CAMERA_AISLE_7_USER", "aisle"),
+            ("AISLE_CAMERA_AISLE_7_PASSWORD", "right-pass"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{stderr}");
+    let golden: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::repo_root().join("tests/golden/detect_centernet.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(lines[0]["count"], golden["frames"][0]["count"], "{stderr}");
+    // 5 analysed fps of a 10 fps camera: every other frame.
+    assert_eq!(lines[1]["frame"], 2);
+    assert!(
+        stderr.contains("camera aisle-7") && stderr.contains("0 outages"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("right-pass"), "{stderr}");
+}

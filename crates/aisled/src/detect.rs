@@ -1,21 +1,29 @@
-//! `aisle detect`: per-frame detections on a video file.
+//! `aisle detect`: per-frame detections on a video file or a live camera.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aisle_video::VideoFile;
+use aisle_video::camera::{CameraIngest, IngestOptions, SystemClock};
+use aisle_video::{redact_url, RtspOptions, VideoFile};
 use aisle_vision::StageTimes;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use serde::Serialize;
 
 #[derive(Debug, Args)]
 pub struct DetectArgs {
-    /// Video file: H.264 or H.265 in MP4, or an H.264/H.265 Annex B stream.
-    #[arg(long, value_name = "FILE")]
-    input: PathBuf,
+    /// Video file (H.264 or H.265, in MP4 or as an Annex B stream) or a camera's `rtsp://` URL.
+    #[arg(long, value_name = "FILE|URL", required_unless_present = "camera")]
+    input: Option<String>,
+    /// A camera of the config (`[[cameras]]`): its URL, transport and credentials are used.
+    #[arg(long, value_name = "ID")]
+    camera: Option<String>,
+    /// Frames analysed per second of a camera (evenly chosen; files: see --every).
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=60))]
+    fps: u32,
     /// Detector from the model manifest (default: `detector.model` of the config, `centernet`).
     #[arg(long)]
     model: Option<String>,
@@ -48,21 +56,69 @@ struct JsonFrame<'a> {
     detections: Vec<JsonBox<'a>>,
 }
 
+/// Frames to analyse: decoded from a file, or from a camera through the resilient ingest
+/// (reconnects, keyframe waits and outages are handled there and logged).
+enum Input {
+    File(Box<VideoFile>),
+    Camera {
+        runtime: tokio::runtime::Runtime,
+        ingest: CameraIngest,
+    },
+}
+
 pub fn run(config_path: Option<&Path>, args: &DetectArgs) -> Result<ExitCode> {
     let config = crate::pipeline::load_config(config_path)?;
     let mut detector = crate::pipeline::build_detector(&config, args.model.as_deref())?;
-    let mut video = VideoFile::open(&args.input)?;
-    let info = video.info().clone();
+    let (name, url, transport, credentials) = crate::pipeline::camera_source(
+        config_path,
+        args.camera.as_deref(),
+        args.input.as_deref(),
+        None,
+    )?;
     let label = config.detector.classes.join("+");
-    eprintln!(
-        "aisle detect: {} ({}x{}, {} frames) with `{}` on {}; counting {label}",
-        args.input.display(),
-        info.width,
-        info.height,
-        info.frame_count.map_or("?".to_string(), |n| n.to_string()),
-        detector.spec().name,
-        detector.backend(),
-    );
+    let input = if url.contains("://") {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        let rtsp = RtspOptions {
+            transport,
+            credentials,
+            ..RtspOptions::new(name.clone(), url.clone())
+        };
+        let mut opts = IngestOptions::new(rtsp);
+        opts.analysis_fps = Some(args.fps);
+        let ingest = {
+            let _guard = runtime.enter();
+            CameraIngest::spawn(opts, Arc::new(SystemClock::new()))?
+        };
+        let shown = redact_url(&url);
+        let camera = if shown == name {
+            name.clone()
+        } else {
+            format!("{name} ({shown})")
+        };
+        eprintln!(
+            "aisle detect: camera {camera} over {transport}, {} fps analysed, with `{}` on {}; counting {label}",
+            args.fps,
+            detector.spec().name,
+            detector.backend(),
+        );
+        Input::Camera { runtime, ingest }
+    } else {
+        let video = VideoFile::open(&url)?;
+        let info = video.info();
+        eprintln!(
+            "aisle detect: {url} ({}x{}, {} frames) with `{}` on {}; counting {label}",
+            info.width,
+            info.height,
+            info.frame_count.map_or("?".to_string(), |n| n.to_string()),
+            detector.spec().name,
+            detector.backend(),
+        );
+        Input::File(Box::new(video))
+    };
 
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -74,10 +130,21 @@ pub fn run(config_path: Option<&Path>, args: &DetectArgs) -> Result<ExitCode> {
     let mut total_count = 0usize;
     let mut errors = 0u64;
     let started = Instant::now();
-    let mut frames = video.frames();
+    let (mut file, camera) = match input {
+        Input::File(video) => (Some(video), None),
+        Input::Camera { runtime, ingest } => (None, Some((runtime, ingest))),
+    };
+    let mut file_frames = file.as_mut().map(|video| video.frames());
     loop {
         let t0 = Instant::now();
-        let Some(frame) = frames.next() else { break };
+        let next = match (&mut file_frames, &camera) {
+            (Some(frames), _) => frames.next(),
+            (None, Some((runtime, ingest))) => {
+                runtime.block_on(ingest.next_frame()).map(|f| Ok(f.frame))
+            }
+            (None, None) => None,
+        };
+        let Some(frame) = next else { break };
         // A damaged access unit costs its frames, not the run: report it and go on (the
         // decoder resumes at the next sync frame). Errors of the file itself end the iteration.
         let frame = match frame {
@@ -89,7 +156,7 @@ pub fn run(config_path: Option<&Path>, args: &DetectArgs) -> Result<ExitCode> {
             }
         };
         decode_times.push(t0.elapsed());
-        if frame.index % args.every != 0 {
+        if file_frames.is_some() && frame.index % args.every != 0 {
             continue;
         }
         detector.detect_timed(&frame, &mut dets, &mut times)?;
@@ -138,19 +205,26 @@ pub fn run(config_path: Option<&Path>, args: &DetectArgs) -> Result<ExitCode> {
     };
     eprintln!(
         "aisle detect: {analysed} frames analysed in {wall:.1} s ({:.1} fps), mean {label} per frame {:.2}; \
-         median ms per frame: decode {:.1}, preprocess {:.1}, inference {:.1}, postprocess {:.2}",
+         median ms per frame: {} {:.1}, preprocess {:.1}, inference {:.1}, postprocess {:.2}",
         analysed as f64 / wall.max(1e-9),
         total_count as f64 / (analysed.max(1)) as f64,
+        // From a camera, frames arrive in real time: the wait includes the camera's pace.
+        if camera.is_some() { "frame wait" } else { "decode" },
         median(decode_times),
         median(stages.iter().map(|s| s.preprocess).collect()),
         median(stages.iter().map(|s| s.infer).collect()),
         median(stages.iter().map(|s| s.postprocess).collect()),
     );
-    if errors > 0 {
+    if let Some((runtime, ingest)) = camera {
+        let stats = ingest.stats();
         eprintln!(
-            "aisle detect: {errors} decoding error(s) in {}: see the warnings above",
-            args.input.display()
+            "aisle detect: camera {name}: {} frames decoded, {} outages ({} ms down), {} reconnects, {} decoder errors",
+            stats.decoded, stats.outages, stats.downtime_ms, stats.reconnect_attempts, stats.decoder_errors
         );
+        runtime.block_on(ingest.stop());
+    }
+    if errors > 0 {
+        eprintln!("aisle detect: {errors} decoding error(s) in {name}: see the warnings above");
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)

@@ -4,8 +4,9 @@ use std::path::Path;
 
 use aisle_config::{Config, GpuPolicy};
 use aisle_infer::{Acceleration, Manifest, OrtEngine};
+use aisle_video::{redact_url, RtspCredentials, RtspTransport};
 use aisle_vision::{Detector, DetectorOptions};
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 /// The config file, or the defaults when none is given.
 pub fn load_config(path: Option<&Path>) -> Result<Config> {
@@ -54,4 +55,56 @@ pub fn build_detector(config: &Config, model: Option<&str>) -> Result<Detector> 
     };
     Detector::new(spec, Box::new(engine), opts)
         .with_context(|| format!("setting up detector `{name}`"))
+}
+
+/// Where a camera's (or file's) video comes from: `(name for messages, url or path, transport,
+/// credentials)`. With `camera`, its `[[cameras]]` entry gives the URL (unless `url` is given),
+/// transport and credentials (from the credentials directory or environment, never the config);
+/// `transport` overrides.
+pub fn camera_source(
+    config_path: Option<&Path>,
+    camera: Option<&str>,
+    url: Option<&str>,
+    transport: Option<&str>,
+) -> Result<(String, String, RtspTransport, Option<RtspCredentials>)> {
+    let mut rtsp_transport = RtspTransport::Tcp;
+    let mut credentials = None;
+    let (name, url) = match camera {
+        Some(id) => {
+            let config = load_config(config_path)?;
+            let Some(cam) = config.camera(id) else {
+                let known: Vec<&str> = config.cameras.iter().map(|c| c.id.as_str()).collect();
+                bail!(
+                    "no camera `{id}` in the config{}",
+                    if known.is_empty() {
+                        " (it has no [[cameras]]; give --config FILE)".to_string()
+                    } else {
+                        format!(" (cameras: {})", known.join(", "))
+                    }
+                );
+            };
+            rtsp_transport = match cam.transport {
+                aisle_config::CameraTransport::Tcp => RtspTransport::Tcp,
+                aisle_config::CameraTransport::Udp => RtspTransport::Udp,
+            };
+            credentials = config.camera_credentials(cam)?.map(|c| RtspCredentials {
+                username: c.username,
+                password: c.password,
+            });
+            (
+                id.to_string(),
+                url.map_or_else(|| cam.url.clone(), str::to_string),
+            )
+        }
+        None => {
+            let Some(url) = url else {
+                bail!("give a URL or file, or --camera ID");
+            };
+            (redact_url(url), url.to_string())
+        }
+    };
+    if let Some(t) = transport {
+        rtsp_transport = t.parse().map_err(anyhow::Error::msg)?;
+    }
+    Ok((name, url, rtsp_transport, credentials))
 }

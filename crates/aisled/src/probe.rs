@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use aisle_video::{
-    open_file, redact_url, AccessUnit, AccessUnitSource, Codec, MediaTime, Nv12Frame,
-    RtspCredentials, RtspOptions, RtspSource, RtspTransport, StreamInfo, VideoError,
+    open_file, AccessUnit, AccessUnitSource, Codec, MediaTime, Nv12Frame, RtspOptions, RtspSource,
+    StreamInfo, VideoError,
 };
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -73,45 +73,12 @@ pub fn run(config_path: Option<&Path>, args: &ProbeArgs) -> Result<ExitCode> {
 
 async fn probe(config_path: Option<&Path>, args: &ProbeArgs) -> Result<ExitCode> {
     let timeout = Duration::from_secs_f64(args.timeout);
-    let mut transport = RtspTransport::Tcp;
-    let mut credentials = None;
-    let (name, url) = match &args.camera {
-        Some(id) => {
-            let config = crate::pipeline::load_config(config_path)?;
-            let Some(cam) = config.camera(id) else {
-                let known: Vec<&str> = config.cameras.iter().map(|c| c.id.as_str()).collect();
-                bail!(
-                    "no camera `{id}` in the config{}",
-                    if known.is_empty() {
-                        " (it has no [[cameras]]; give --config FILE)".to_string()
-                    } else {
-                        format!(" (cameras: {})", known.join(", "))
-                    }
-                );
-            };
-            transport = match cam.transport {
-                aisle_config::CameraTransport::Tcp => RtspTransport::Tcp,
-                aisle_config::CameraTransport::Udp => RtspTransport::Udp,
-            };
-            credentials = config.camera_credentials(cam)?.map(|c| RtspCredentials {
-                username: c.username,
-                password: c.password,
-            });
-            (
-                id.clone(),
-                args.url.clone().unwrap_or_else(|| cam.url.clone()),
-            )
-        }
-        None => {
-            let Some(url) = args.url.clone() else {
-                bail!("give a URL or file to probe, or --camera ID");
-            };
-            (redact_url(&url), url)
-        }
-    };
-    if let Some(t) = &args.transport {
-        transport = t.parse().map_err(anyhow::Error::msg)?;
-    }
+    let (name, url, transport, credentials) = crate::pipeline::camera_source(
+        config_path,
+        args.camera.as_deref(),
+        args.url.as_deref(),
+        args.transport.as_deref(),
+    )?;
 
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
