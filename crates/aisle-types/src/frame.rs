@@ -71,12 +71,9 @@ impl Nv12Frame {
     ) -> Result<Self, FrameError> {
         let (w, h) = (width as usize, height as usize);
         let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-        let plane_ok = |len: usize, stride: usize, pw: usize, ph: usize| {
-            pw > 0 && ph > 0 && stride >= pw && len >= stride * (ph - 1) + pw
-        };
-        if !plane_ok(y.len(), y_stride, w, h)
-            || !plane_ok(u.len(), u_stride, cw, ch)
-            || !plane_ok(v.len(), v_stride, cw, ch)
+        if !plane_fits(y.len(), y_stride, w, h)
+            || !plane_fits(u.len(), u_stride, cw, ch)
+            || !plane_fits(v.len(), v_stride, cw, ch)
         {
             return Err(FrameError(format!(
                 "I420 planes (Y {} / stride {y_stride}, U {} / {u_stride}, V {} / {v_stride}) cannot hold {w}x{h}",
@@ -84,10 +81,6 @@ impl Nv12Frame {
                 u.len(),
                 v.len()
             )));
-        }
-        let mut yp = Vec::with_capacity(w * h);
-        for row in 0..h {
-            yp.extend_from_slice(&y[row * y_stride..row * y_stride + w]);
         }
         let mut uv = Vec::with_capacity(2 * cw * ch);
         for row in 0..ch {
@@ -102,10 +95,40 @@ impl Nv12Frame {
             height,
             pts,
             index,
-            y: yp,
+            y: pack(y, y_stride, w, h),
             y_stride: w,
             uv,
             uv_stride: 2 * cw,
+        })
+    }
+
+    /// Builds a tightly packed NV12 frame from NV12 planes (Y, interleaved UV) with strides.
+    pub fn from_nv12(
+        width: u32,
+        height: u32,
+        pts: MediaTime,
+        index: u64,
+        (y, y_stride): (&[u8], usize),
+        (uv, uv_stride): (&[u8], usize),
+    ) -> Result<Self, FrameError> {
+        let (w, h) = (width as usize, height as usize);
+        let (cw2, ch) = (2 * w.div_ceil(2), h.div_ceil(2));
+        if !plane_fits(y.len(), y_stride, w, h) || !plane_fits(uv.len(), uv_stride, cw2, ch) {
+            return Err(FrameError(format!(
+                "NV12 planes (Y {} / stride {y_stride}, UV {} / {uv_stride}) cannot hold {w}x{h}",
+                y.len(),
+                uv.len()
+            )));
+        }
+        Ok(Self {
+            width,
+            height,
+            pts,
+            index,
+            y: pack(y, y_stride, w, h),
+            y_stride: w,
+            uv: pack(uv, uv_stride, cw2, ch),
+            uv_stride: cw2,
         })
     }
 
@@ -121,6 +144,20 @@ impl Nv12Frame {
         let i = (y / 2) * self.uv_stride + (x / 2) * 2;
         (self.uv[i], self.uv[i + 1])
     }
+}
+
+/// Whether a plane of `len` bytes with `stride` holds `w x h` bytes (and is not empty).
+fn plane_fits(len: usize, stride: usize, w: usize, h: usize) -> bool {
+    w > 0 && h > 0 && stride >= w && len >= stride * (h - 1) + w
+}
+
+/// The first `w` bytes of each of the `h` rows, packed; the caller checked [`plane_fits`].
+fn pack(plane: &[u8], stride: usize, w: usize, h: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(w * h);
+    for row in 0..h {
+        out.extend_from_slice(&plane[row * stride..][..w]);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -143,5 +180,19 @@ mod tests {
         assert_eq!(f.luma(2, 4), 14);
         let err = Nv12Frame::from_i420(4, 5, t, 0, (&y, 3), (&u, 2), (&v, 2)).unwrap_err();
         assert!(err.0.contains("4x5"), "{err}");
+    }
+
+    #[test]
+    fn nv12_planes_are_packed_and_checked() {
+        // 3x3 with strides 4 (Y) and 6 (UV: 2 pairs = 4 bytes used).
+        let y: Vec<u8> = (0..12).collect();
+        let uv: Vec<u8> = (100..112).collect();
+        let t = MediaTime::new(0, 1).unwrap();
+        let f = Nv12Frame::from_nv12(3, 3, t, 0, (&y, 4), (&uv, 6)).unwrap();
+        f.validate().unwrap();
+        assert_eq!(f.y, vec![0, 1, 2, 4, 5, 6, 8, 9, 10]);
+        assert_eq!(f.uv, vec![100, 101, 102, 103, 106, 107, 108, 109]);
+        assert!(Nv12Frame::from_nv12(3, 0, t, 0, (&y, 4), (&uv, 6)).is_err());
+        assert!(Nv12Frame::from_nv12(3, 3, t, 0, (&y[..10], 4), (&uv, 6)).is_err());
     }
 }

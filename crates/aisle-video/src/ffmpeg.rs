@@ -271,7 +271,7 @@ impl FfmpegDecoder {
             }
             Pixel::NV12 => {
                 let [y, uv] = planes::<2>(frame)?;
-                nv12(w, h, pts, index, y, uv)
+                Nv12Frame::from_nv12(w, h, pts, index, y, uv).map_err(|e| e.0)
             }
             other => {
                 if !self.converted_warned {
@@ -305,7 +305,7 @@ impl FfmpegDecoder {
                     .run(&self.frame, &mut scaler.out)
                     .map_err(|e| format!("libswscale failed converting {other:?} to NV12: {e}"))?;
                 let [y, uv] = planes::<2>(&scaler.out)?;
-                nv12(w, h, pts, index, y, uv)
+                Nv12Frame::from_nv12(w, h, pts, index, y, uv).map_err(|e| e.0)
             }
         }
     }
@@ -330,44 +330,6 @@ fn planes<const N: usize>(frame: &ff::frame::Video) -> Result<[(&[u8], usize); N
         *p = (frame.data(i), stride);
     }
     Ok(out)
-}
-
-/// A tightly packed NV12 frame from NV12 planes with strides.
-fn nv12(
-    width: u32,
-    height: u32,
-    pts: MediaTime,
-    index: u64,
-    (y, ys): (&[u8], usize),
-    (uv, uvs): (&[u8], usize),
-) -> Result<Nv12Frame, String> {
-    let (w, h) = (width as usize, height as usize);
-    let (cw2, ch) = (2 * w.div_ceil(2), h.div_ceil(2));
-    if ys < w || y.len() < ys * (h - 1) + w || uvs < cw2 || uv.len() < uvs * (ch - 1) + cw2 {
-        return Err(format!(
-            "NV12 planes (Y {} / stride {ys}, UV {} / {uvs}) cannot hold {w}x{h}",
-            y.len(),
-            uv.len()
-        ));
-    }
-    let mut yp = Vec::with_capacity(w * h);
-    for row in y.chunks(ys).take(h) {
-        yp.extend_from_slice(&row[..w]);
-    }
-    let mut uvp = Vec::with_capacity(cw2 * ch);
-    for row in uv.chunks(uvs).take(ch) {
-        uvp.extend_from_slice(&row[..cw2]);
-    }
-    Ok(Nv12Frame {
-        width,
-        height,
-        pts,
-        index,
-        y: yp,
-        y_stride: w,
-        uv: uvp,
-        uv_stride: cw2,
-    })
 }
 
 impl Decoder for FfmpegDecoder {

@@ -45,18 +45,12 @@ struct SampleRef {
     dts: i64,
 }
 
-/// Access units from the first H.264 video track of an MP4 file.
+/// Access units from the first H.264 or H.265 video track of an MP4 file.
 pub struct Mp4FileSource {
     path: PathBuf,
     file: File,
     file_size: u64,
-    info: StreamInfo,
-    track_id: u32,
-    samples: Vec<SampleRef>,
-    timescale: u32,
-    length_size: u8,
-    /// SPS NAL units then PPS NAL units from the `avcC`, written before sync samples.
-    parameter_sets: Vec<Vec<u8>>,
+    track: ParsedTrack,
     next: usize,
     buf: Vec<u8>,
 }
@@ -65,8 +59,8 @@ impl std::fmt::Debug for Mp4FileSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Mp4FileSource")
             .field("path", &self.path)
-            .field("info", &self.info)
-            .field("track_id", &self.track_id)
+            .field("info", &self.track.info)
+            .field("track_id", &self.track.track_id)
             .field("next", &self.next)
             .finish_non_exhaustive()
     }
@@ -263,12 +257,7 @@ impl Mp4FileSource {
             path: path.to_path_buf(),
             file,
             file_size,
-            info: parsed.info,
-            track_id: parsed.track_id,
-            samples: parsed.samples,
-            timescale: parsed.timescale,
-            length_size: parsed.length_size,
-            parameter_sets: parsed.parameter_sets,
+            track: parsed,
             next: 0,
             buf: Vec::new(),
         })
@@ -281,12 +270,12 @@ impl Mp4FileSource {
 
     /// The MP4 track ID of the video track in use.
     pub fn track_id(&self) -> u32 {
-        self.track_id
+        self.track.track_id
     }
 
     /// Number of samples (access units) in the track.
     pub fn sample_count(&self) -> u64 {
-        self.samples.len() as u64
+        self.track.samples.len() as u64
     }
 
     fn truncated(&self, index: usize, s: &SampleRef, file_size: u64) -> VideoError {
@@ -300,12 +289,15 @@ impl Mp4FileSource {
     }
 }
 
+/// The chosen track: what the source reads and converts.
 struct ParsedTrack {
     info: StreamInfo,
     track_id: u32,
     samples: Vec<SampleRef>,
     timescale: u32,
     length_size: u8,
+    /// Parameter-set NAL units from the `avcC` (SPS, PPS) or `hvcC` (VPS, SPS, PPS), written
+    /// before sync samples.
     parameter_sets: Vec<Vec<u8>>,
 }
 
@@ -489,12 +481,12 @@ fn select_track(path: &Path, mp4: &Mp4) -> Result<ParsedTrack, VideoError> {
 
 impl AccessUnitSource for Mp4FileSource {
     fn info(&self) -> &StreamInfo {
-        &self.info
+        &self.track.info
     }
 
     fn next_access_unit(&mut self) -> Result<Option<AccessUnit>, VideoError> {
         let i = self.next;
-        let Some(&s) = self.samples.get(i) else {
+        let Some(&s) = self.track.samples.get(i) else {
             return Ok(None);
         };
         self.next += 1;
@@ -506,7 +498,7 @@ impl AccessUnitSource for Mp4FileSource {
                 offset: s.offset,
                 detail: format!(
                     "the sample table gives it {} bytes, more than any {} picture needs",
-                    s.size, self.info.codec
+                    s.size, self.track.info.codec
                 ),
             });
         }
@@ -538,12 +530,12 @@ impl AccessUnitSource for Mp4FileSource {
         }
 
         let mut data = Vec::with_capacity(self.buf.len() + 64);
-        let params = s.is_sync.then_some(self.parameter_sets.as_slice());
-        let convert = match self.info.codec {
+        let params = s.is_sync.then_some(self.track.parameter_sets.as_slice());
+        let convert = match self.track.info.codec {
             Codec::H264 => avcc_to_annexb,
             Codec::H265 => h265::hvcc_to_annexb,
         };
-        convert(&self.buf, self.length_size, params, &mut data).map_err(|e| {
+        convert(&self.buf, self.track.length_size, params, &mut data).map_err(|e| {
             VideoError::BadSample {
                 path: self.path.clone(),
                 sample: index,
@@ -553,7 +545,7 @@ impl AccessUnitSource for Mp4FileSource {
         })?;
         let time = |ticks: i64| MediaTime {
             ticks,
-            timescale: self.timescale,
+            timescale: self.track.timescale,
         };
         Ok(Some(AccessUnit {
             data,

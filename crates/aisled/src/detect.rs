@@ -1,5 +1,6 @@
 //! `aisle detect`: per-frame detections on a video file or a live camera.
 
+use std::collections::VecDeque;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -12,6 +13,9 @@ use aisle_vision::StageTimes;
 use anyhow::{Context, Result};
 use clap::Args;
 use serde::Serialize;
+
+/// How many of the latest frames the closing timing medians cover.
+const TIMING_WINDOW: usize = 4096;
 
 #[derive(Debug, Args)]
 pub struct DetectArgs {
@@ -124,8 +128,9 @@ pub fn run(config_path: Option<&Path>, args: &DetectArgs) -> Result<ExitCode> {
     let mut out = stdout.lock();
     let mut dets = Vec::new();
     let mut times = StageTimes::default();
-    let mut stages: Vec<StageTimes> = Vec::new();
-    let mut decode_times: Vec<Duration> = Vec::new();
+    // The newest timings only: a camera run has no end, and memory must not grow with it.
+    let mut stages: VecDeque<StageTimes> = VecDeque::with_capacity(TIMING_WINDOW);
+    let mut decode_times: VecDeque<Duration> = VecDeque::with_capacity(TIMING_WINDOW);
     let mut analysed = 0u64;
     let mut total_count = 0usize;
     let mut errors = 0u64;
@@ -155,12 +160,18 @@ pub fn run(config_path: Option<&Path>, args: &DetectArgs) -> Result<ExitCode> {
                 continue;
             }
         };
-        decode_times.push(t0.elapsed());
+        if decode_times.len() == TIMING_WINDOW {
+            decode_times.pop_front();
+        }
+        decode_times.push_back(t0.elapsed());
         if file_frames.is_some() && frame.index % args.every != 0 {
             continue;
         }
         detector.detect_timed(&frame, &mut dets, &mut times)?;
-        stages.push(times);
+        if stages.len() == TIMING_WINDOW {
+            stages.pop_front();
+        }
+        stages.push_back(times);
         analysed += 1;
         total_count += dets.len();
         let pts = frame.pts.as_secs_f64();
@@ -210,7 +221,7 @@ pub fn run(config_path: Option<&Path>, args: &DetectArgs) -> Result<ExitCode> {
         total_count as f64 / (analysed.max(1)) as f64,
         // From a camera, frames arrive in real time: the wait includes the camera's pace.
         if camera.is_some() { "frame wait" } else { "decode" },
-        median(decode_times),
+        median(decode_times.into_iter().collect()),
         median(stages.iter().map(|s| s.preprocess).collect()),
         median(stages.iter().map(|s| s.infer).collect()),
         median(stages.iter().map(|s| s.postprocess).collect()),
