@@ -319,15 +319,25 @@ fn four_cameras_are_analysed_at_five_fps_each() {
         for (stats, consumer) in stats.iter().zip(consumers) {
             let pts = consumer.await.unwrap();
             assert!(pts.len() >= 20, "{}: {} frames", stats.camera, pts.len());
-            // 5 of the stream's 10 fps: every other frame, exactly 200 ms apart.
+            // 5 of the stream's 10 fps: every other frame, 200 ms apart. The live test server
+            // stamps frames with its clock when it sends them (appsrc do-timestamp), so RTP
+            // timestamps jitter by a few ms under load, as a real camera's do: each gap must be
+            // one of every two frames (not 100 or 300 ms), and the mean exactly the rate.
             for w in pts.windows(2) {
                 let gap = w[1].as_millis() - w[0].as_millis();
                 assert!(
-                    (199..=201).contains(&gap),
+                    (160..=240).contains(&gap),
                     "{}: {gap} ms between analysed frames",
                     stats.camera
                 );
             }
+            let span = pts[pts.len() - 1].as_millis() - pts[0].as_millis();
+            let mean = span as f64 / (pts.len() - 1) as f64;
+            assert!(
+                (195.0..=205.0).contains(&mean),
+                "{}: mean {mean:.1} ms between analysed frames",
+                stats.camera
+            );
             assert_eq!(stats.dropped_by_queue, 0, "{stats:?}");
             assert!(stats.decoded >= 2 * stats.analysed - 2, "{stats:?}");
         }
