@@ -1,0 +1,996 @@
+//! The production tracker: ByteTrack association with OC-SORT's observation-centric recovery.
+//!
+//! Each [`Tracker::update`] takes one frame's person detections and its timestamp and:
+//! 1. predicts every track to the frame time with a constant-velocity Kalman filter
+//!    ([`KalmanBox`], continuous time, so decimated or irregular frame rates are exact);
+//! 2. associates **high-score** detections with confirmed and lost tracks by optimal assignment
+//!    on IoU (fused with the detection score), plus OC-SORT's *observation-centric momentum*
+//!    term that prefers detections in the direction the track was last observed moving;
+//! 3. associates the remaining confirmed tracks with **low-score** detections (ByteTrack's second
+//!    stage: partly occluded people score low, and are still the same people);
+//! 4. *observation-centric recovery*: tracks still unmatched are tried against the remaining
+//!    high-score detections by IoU with their **last observed** box, which recovers people who
+//!    stood still behind a passer-by while the filter's prediction drifted;
+//! 5. matches tentative tracks, starts new tentative tracks from unmatched confident detections,
+//!    and ages tracks through the lifecycle below.
+//!
+//! When a track is re-found after missed frames, its filter is re-run along a straight virtual
+//! trajectory between the last and the new observation (OC-SORT *observation-centric
+//! re-update*), so the velocity it carries forward is the one actually observed.
+//!
+//! ## Lifecycle
+//! `Tentative` (new) -> `Confirmed` after [`TrackerConfig::confirm_hits`] consecutive matches
+//! (a tentative track missed once is removed); `Confirmed` -> `Lost` when unmatched; `Lost` ->
+//! `Confirmed` when re-found, or `Removed` after [`TrackerConfig::max_lost_s`] without a match.
+//! Removed tracks are reported once, in [`Tracker::removed`], for the update that removed them.
+//!
+//! ## Capacity
+//! At most [`MAX_TRACKS`] (256) live tracks and [`MAX_DETECTIONS`] (512) detections per frame.
+//! Detections beyond 512 are dropped lowest score first; a new track when all 256 slots are live
+//! evicts the lost track unseen for longest, and when no track is lost the new detection is not
+//! tracked. Both are counted in [`TrackerStats`]. After construction, `update` allocates nothing
+//! (except, once, if a single frame brings more than 512 valid detections).
+//!
+//! ## Privacy
+//! [`TrackId`]s are ephemeral: per tracker (one per camera), counting from 1 at start. They are
+//! used on the device to aggregate visits and never leave it.
+
+use crate::assign::Assigner;
+use crate::kalman::{KalmanBox, KalmanConfig};
+use aisle_types::{BBox, Detection, MediaTime};
+use heapless::Deque;
+
+/// Live tracks per tracker (camera).
+pub const MAX_TRACKS: usize = 256;
+/// Detections considered per frame.
+pub const MAX_DETECTIONS: usize = 512;
+/// Observations kept per track for the momentum direction.
+const HISTORY: usize = 4;
+
+/// An ephemeral, per-camera track identifier (never published).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TrackId(pub u32);
+
+impl std::fmt::Display for TrackId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackState {
+    /// Started from one detection; not yet trusted.
+    Tentative,
+    /// Matched in enough consecutive frames; matched or briefly missed.
+    Confirmed,
+    /// Confirmed before, unmatched now; kept (predicted) for re-identification.
+    Lost,
+}
+
+/// One track as seen after an update.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Track {
+    pub id: TrackId,
+    pub state: TrackState,
+    /// The filtered box (after the update when matched; the prediction when not).
+    pub bbox: BBox,
+    /// Score of the last matched detection.
+    pub score: f32,
+    /// Whether a detection was matched to this track in the latest update.
+    pub matched: bool,
+    /// Matched detections over the track's life.
+    pub hits: u32,
+    pub first_seen: MediaTime,
+    pub last_seen: MediaTime,
+    /// Index of the matched detection in the latest `update` input (when `matched`).
+    pub detection: Option<u32>,
+}
+
+impl Track {
+    /// A confirmed track matched in the latest frame: what MOT evaluation and analytics count.
+    pub fn is_active(&self) -> bool {
+        self.state == TrackState::Confirmed && self.matched
+    }
+}
+
+/// Thresholds and timings; defaults are ByteTrack's and OC-SORT's published ones, with times in
+/// seconds instead of frames.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrackerConfig {
+    /// Detections at or above this score take part in the first association.
+    pub high_score: f32,
+    /// Detections below this score are ignored; between `low_score` and `high_score` they only
+    /// extend existing confirmed tracks.
+    pub low_score: f32,
+    /// An unmatched detection starts a track only at or above this score.
+    pub new_track_score: f32,
+    /// First stage: minimum IoU between prediction and detection.
+    pub match_iou: f32,
+    /// Second stage (low-score detections): minimum IoU.
+    pub low_match_iou: f32,
+    /// Tentative tracks and observation-centric recovery: minimum IoU.
+    pub recovery_iou: f32,
+    /// Multiply IoU by the detection score in the first stage (ByteTrack's score fusion).
+    pub fuse_score: bool,
+    /// Weight of the observation-centric momentum (direction consistency) cost.
+    pub momentum_weight: f32,
+    /// Observations back used for a track's direction of motion.
+    pub momentum_span: usize,
+    /// Consecutive matches that confirm a tentative track.
+    pub confirm_hits: u32,
+    /// Seconds a lost track is kept for re-identification.
+    pub max_lost_s: f64,
+    pub kalman: KalmanConfig,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        Self {
+            high_score: 0.5,
+            low_score: 0.1,
+            new_track_score: 0.6,
+            match_iou: 0.2,
+            low_match_iou: 0.5,
+            recovery_iou: 0.3,
+            fuse_score: true,
+            momentum_weight: 0.2,
+            momentum_span: 3,
+            confirm_hits: 2,
+            max_lost_s: 3.0,
+            kalman: KalmanConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum TrackError {
+    #[error("tracker setting `{field}` = {value} is invalid: {why}")]
+    InvalidConfig {
+        field: &'static str,
+        value: String,
+        why: &'static str,
+    },
+    #[error("frame time {now} is not after the previous frame time {previous}: frames must be given in time order")]
+    TimeNotIncreasing { previous: MediaTime, now: MediaTime },
+}
+
+impl TrackerConfig {
+    pub fn validate(&self) -> Result<(), TrackError> {
+        let unit = |field: &'static str, v: f32| {
+            if (0.0..=1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(TrackError::InvalidConfig {
+                    field,
+                    value: v.to_string(),
+                    why: "must be in [0, 1]",
+                })
+            }
+        };
+        unit("high_score", self.high_score)?;
+        unit("low_score", self.low_score)?;
+        unit("new_track_score", self.new_track_score)?;
+        unit("match_iou", self.match_iou)?;
+        unit("low_match_iou", self.low_match_iou)?;
+        unit("recovery_iou", self.recovery_iou)?;
+        if self.low_score > self.high_score {
+            return Err(TrackError::InvalidConfig {
+                field: "low_score",
+                value: self.low_score.to_string(),
+                why: "must not exceed high_score",
+            });
+        }
+        if !(self.momentum_weight.is_finite() && self.momentum_weight >= 0.0) {
+            return Err(TrackError::InvalidConfig {
+                field: "momentum_weight",
+                value: self.momentum_weight.to_string(),
+                why: "must be a finite number >= 0",
+            });
+        }
+        if self.momentum_span == 0 || self.momentum_span >= HISTORY {
+            return Err(TrackError::InvalidConfig {
+                field: "momentum_span",
+                value: self.momentum_span.to_string(),
+                why: "must be 1, 2 or 3",
+            });
+        }
+        if self.confirm_hits == 0 {
+            return Err(TrackError::InvalidConfig {
+                field: "confirm_hits",
+                value: "0".into(),
+                why: "must be at least 1",
+            });
+        }
+        if !(self.max_lost_s.is_finite() && self.max_lost_s >= 0.0) {
+            return Err(TrackError::InvalidConfig {
+                field: "max_lost_s",
+                value: self.max_lost_s.to_string(),
+                why: "must be a finite number of seconds >= 0",
+            });
+        }
+        let k = &self.kalman;
+        for (field, v) in [
+            ("kalman.measurement", k.measurement),
+            ("kalman.process_position", k.process_position),
+            ("kalman.process_velocity", k.process_velocity),
+            ("kalman.initial_velocity", k.initial_velocity),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(TrackError::InvalidConfig {
+                    field,
+                    value: v.to_string(),
+                    why: "must be a finite number > 0",
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Counters since the tracker was made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrackerStats {
+    pub updates: u64,
+    pub tracks_started: u64,
+    pub tracks_confirmed: u64,
+    pub tracks_removed: u64,
+    /// Detections with a non-finite or empty box or a non-finite score.
+    pub invalid_detections: u64,
+    /// Valid detections beyond [`MAX_DETECTIONS`] in one frame.
+    pub detections_over_capacity: u64,
+    /// Lost tracks evicted to make room for a new one.
+    pub lost_tracks_evicted: u64,
+    /// New tracks not started because all slots held live, non-lost tracks.
+    pub tracks_refused: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Observation {
+    time: f64,
+    bbox: BBox,
+}
+
+#[derive(Debug, Clone)]
+struct Slot {
+    track: Track,
+    kf: KalmanBox,
+    /// Filter state right after the last observation (for the re-update).
+    kf_at_obs: KalmanBox,
+    /// Predictions since the last observation.
+    missed: u32,
+    /// Consecutive matches (for confirmation).
+    streak: u32,
+    history: Deque<Observation, HISTORY>,
+}
+
+impl Slot {
+    fn last_obs(&self) -> Option<&Observation> {
+        self.history.back()
+    }
+
+    /// Unit direction of recent observed motion, when the track moved enough to have one.
+    fn direction(&self, span: usize) -> Option<(f32, f32)> {
+        let n = self.history.len();
+        if n < 2 {
+            return None;
+        }
+        let back = span.min(n - 1);
+        let a = self.history.iter().nth(n - 1 - back)?;
+        let b = self.history.back()?;
+        let (ax, ay) = centre(&a.bbox);
+        let (bx, by) = centre(&b.bbox);
+        let (dx, dy) = (bx - ax, by - ay);
+        let len = (dx * dx + dy * dy).sqrt();
+        // Below a tenth of the box height the direction is detector jitter, not motion.
+        if len < 0.1 * b.bbox.height().max(1.0) {
+            return None;
+        }
+        Some((dx / len, dy / len))
+    }
+}
+
+fn centre(b: &BBox) -> (f32, f32) {
+    ((b.x1 + b.x2) * 0.5, (b.y1 + b.y2) * 0.5)
+}
+
+fn lerp_box(a: &BBox, b: &BBox, t: f32) -> BBox {
+    let l = |x: f32, y: f32| x + (y - x) * t;
+    BBox::new(l(a.x1, b.x1), l(a.y1, b.y1), l(a.x2, b.x2), l(a.y2, b.y2))
+}
+
+/// Momentum term in `[-0.5, 0.5]`: positive when the detection lies in the track's direction.
+fn momentum(dir: Option<(f32, f32)>, from: &BBox, to: &BBox) -> f32 {
+    let Some((ux, uy)) = dir else { return 0.0 };
+    let (ax, ay) = centre(from);
+    let (bx, by) = centre(to);
+    let (dx, dy) = (bx - ax, by - ay);
+    let len = (dx * dx + dy * dy).sqrt();
+    if len < 1e-3 {
+        return 0.0;
+    }
+    let cos = ((ux * dx + uy * dy) / len).clamp(-1.0, 1.0);
+    (std::f32::consts::FRAC_PI_2 - cos.acos()) / std::f32::consts::PI
+}
+
+/// The multi-object tracker of one camera.
+pub struct Tracker {
+    cfg: TrackerConfig,
+    slots: heapless::Vec<Slot, MAX_TRACKS>,
+    next_id: u32,
+    last_time: Option<MediaTime>,
+    stats: TrackerStats,
+    assigner: Assigner,
+    // Per-frame scratch, allocated once.
+    candidates: Vec<u32>,
+    high: Vec<u32>,
+    low: Vec<u32>,
+    det_used: Vec<bool>,
+    pool: Vec<u32>,
+    slot_matched: Vec<bool>,
+    out: heapless::Vec<Track, MAX_TRACKS>,
+    removed: heapless::Vec<TrackId, MAX_TRACKS>,
+}
+
+impl std::fmt::Debug for Tracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracker")
+            .field("tracks", &self.slots.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tracker {
+    pub fn new(cfg: TrackerConfig) -> Result<Self, TrackError> {
+        cfg.validate()?;
+        Ok(Self {
+            cfg,
+            slots: heapless::Vec::new(),
+            next_id: 1,
+            last_time: None,
+            stats: TrackerStats::default(),
+            assigner: Assigner::new(MAX_TRACKS, MAX_DETECTIONS),
+            candidates: Vec::with_capacity(MAX_DETECTIONS),
+            high: Vec::with_capacity(MAX_DETECTIONS),
+            low: Vec::with_capacity(MAX_DETECTIONS),
+            det_used: Vec::with_capacity(MAX_DETECTIONS),
+            pool: Vec::with_capacity(MAX_TRACKS),
+            slot_matched: Vec::with_capacity(MAX_TRACKS),
+            out: heapless::Vec::new(),
+            removed: heapless::Vec::new(),
+        })
+    }
+
+    pub fn config(&self) -> &TrackerConfig {
+        &self.cfg
+    }
+
+    pub fn stats(&self) -> TrackerStats {
+        self.stats
+    }
+
+    /// Tracks after the latest update (tentative, confirmed and lost), in creation order.
+    pub fn tracks(&self) -> &[Track] {
+        &self.out
+    }
+
+    /// Tracks removed by the latest update (they no longer appear in [`Tracker::tracks`]).
+    pub fn removed(&self) -> &[TrackId] {
+        &self.removed
+    }
+
+    /// Forget every track (e.g. after a camera reconnect with a long gap); ids keep counting.
+    pub fn reset(&mut self) {
+        for s in &self.slots {
+            let _ = self.removed.push(s.track.id);
+        }
+        self.slots.clear();
+        self.out.clear();
+        self.last_time = None;
+    }
+
+    /// Advance to the frame at `time` with its detections; returns the tracks (see
+    /// [`Tracker::tracks`]). Frames must come in increasing time order; an out-of-order frame is
+    /// refused with an error and changes nothing.
+    pub fn update(
+        &mut self,
+        detections: &[Detection],
+        time: MediaTime,
+    ) -> Result<&[Track], TrackError> {
+        if let Some(prev) = self.last_time {
+            if time <= prev {
+                return Err(TrackError::TimeNotIncreasing {
+                    previous: prev,
+                    now: time,
+                });
+            }
+        }
+        let dt = self
+            .last_time
+            .map_or(0.0, |p| (time.as_secs_f64() - p.as_secs_f64()) as f32);
+        let first_frame = self.last_time.is_none();
+        self.last_time = Some(time);
+        self.stats.updates += 1;
+        self.removed.clear();
+        let now = time.as_secs_f64();
+        let cfg = self.cfg;
+
+        // Valid candidates, best first when over capacity.
+        self.candidates.clear();
+        for (i, d) in detections.iter().enumerate() {
+            let ok = d.bbox.is_finite()
+                && d.score.is_finite()
+                && d.bbox.width() > 0.0
+                && d.bbox.height() > 0.0;
+            if !ok {
+                self.stats.invalid_detections += 1;
+            } else if d.score >= cfg.low_score {
+                self.candidates.push(i as u32);
+            }
+        }
+        if self.candidates.len() > MAX_DETECTIONS {
+            self.candidates.sort_unstable_by(|&a, &b| {
+                detections[b as usize]
+                    .score
+                    .total_cmp(&detections[a as usize].score)
+            });
+            self.stats.detections_over_capacity += (self.candidates.len() - MAX_DETECTIONS) as u64;
+            self.candidates.truncate(MAX_DETECTIONS);
+        }
+        self.high.clear();
+        self.low.clear();
+        for &i in &self.candidates {
+            if detections[i as usize].score >= cfg.high_score {
+                self.high.push(i);
+            } else {
+                self.low.push(i);
+            }
+        }
+        self.det_used.clear();
+        self.det_used
+            .resize(detections.len().max(self.det_used.len()), false);
+        // (`det_used` is indexed by input index; it only grows for frames with more detections
+        // than ever before.)
+
+        // 1. Predict.
+        for s in self.slots.iter_mut() {
+            s.kf.predict(dt, &cfg.kalman);
+            s.track.bbox = s.kf.bbox();
+            s.track.matched = false;
+            s.track.detection = None;
+        }
+        self.slot_matched.clear();
+        self.slot_matched.resize(self.slots.len(), false);
+
+        // 2. High-score detections against confirmed and lost tracks.
+        self.pool.clear();
+        for (k, s) in self.slots.iter().enumerate() {
+            if s.track.state != TrackState::Tentative {
+                self.pool.push(k as u32);
+            }
+        }
+        {
+            let (slots, pool, high) = (&self.slots, &self.pool, &self.high);
+            let matches =
+                self.assigner
+                    .solve(pool.len(), high.len(), 1.0 - cfg.match_iou, |r, c| {
+                        let s = &slots[pool[r] as usize];
+                        let d = &detections[high[c] as usize];
+                        let iou = s.track.bbox.iou(&d.bbox);
+                        if iou < cfg.match_iou {
+                            return f32::INFINITY;
+                        }
+                        let fused = if cfg.fuse_score { iou * d.score } else { iou };
+                        let m = match s.last_obs() {
+                            Some(o) => momentum(s.direction(cfg.momentum_span), &o.bbox, &d.bbox),
+                            None => 0.0,
+                        };
+                        // Within the gate, rank by fused IoU and momentum; the gate itself is on IoU.
+                        ((1.0 - fused) - cfg.momentum_weight * m * d.score)
+                            .clamp(0.0, 1.0 - cfg.match_iou)
+                    });
+            for &(r, c) in matches {
+                let k = pool[r as usize] as usize;
+                let di = high[c as usize] as usize;
+                self.slot_matched[k] = true;
+                self.det_used[di] = true;
+            }
+            Self::apply_matches(&mut self.slots, matches, pool, high, detections, time, &cfg);
+        }
+
+        // 3. Low-score detections against the remaining confirmed (not lost) tracks.
+        self.pool.clear();
+        for (k, s) in self.slots.iter().enumerate() {
+            if s.track.state == TrackState::Confirmed && !self.slot_matched[k] && s.missed <= 1 {
+                self.pool.push(k as u32);
+            }
+        }
+        {
+            let (slots, pool, low) = (&self.slots, &self.pool, &self.low);
+            let matches =
+                self.assigner
+                    .solve(pool.len(), low.len(), 1.0 - cfg.low_match_iou, |r, c| {
+                        let s = &slots[pool[r] as usize];
+                        let d = &detections[low[c] as usize];
+                        1.0 - s.track.bbox.iou(&d.bbox)
+                    });
+            for &(r, c) in matches {
+                self.slot_matched[pool[r as usize] as usize] = true;
+                self.det_used[low[c as usize] as usize] = true;
+            }
+            Self::apply_matches(&mut self.slots, matches, pool, low, detections, time, &cfg);
+        }
+
+        // 4. Observation-centric recovery: last observed boxes against remaining high detections.
+        self.high.retain(|&i| !self.det_used[i as usize]);
+        self.pool.clear();
+        for (k, s) in self.slots.iter().enumerate() {
+            if s.track.state != TrackState::Tentative && !self.slot_matched[k] {
+                self.pool.push(k as u32);
+            }
+        }
+        {
+            let (slots, pool, high) = (&self.slots, &self.pool, &self.high);
+            let matches =
+                self.assigner
+                    .solve(pool.len(), high.len(), 1.0 - cfg.recovery_iou, |r, c| {
+                        let s = &slots[pool[r] as usize];
+                        let d = &detections[high[c] as usize];
+                        match s.last_obs() {
+                            Some(o) => 1.0 - o.bbox.iou(&d.bbox),
+                            None => f32::INFINITY,
+                        }
+                    });
+            for &(r, c) in matches {
+                self.slot_matched[pool[r as usize] as usize] = true;
+                self.det_used[high[c as usize] as usize] = true;
+            }
+            Self::apply_matches(&mut self.slots, matches, pool, high, detections, time, &cfg);
+        }
+
+        // 5. Tentative tracks against the remaining high detections.
+        self.high.retain(|&i| !self.det_used[i as usize]);
+        self.pool.clear();
+        for (k, s) in self.slots.iter().enumerate() {
+            if s.track.state == TrackState::Tentative {
+                self.pool.push(k as u32);
+            }
+        }
+        {
+            let (slots, pool, high) = (&self.slots, &self.pool, &self.high);
+            let matches =
+                self.assigner
+                    .solve(pool.len(), high.len(), 1.0 - cfg.recovery_iou, |r, c| {
+                        let s = &slots[pool[r] as usize];
+                        let d = &detections[high[c] as usize];
+                        let iou = s.track.bbox.iou(&d.bbox);
+                        if iou < cfg.recovery_iou {
+                            return f32::INFINITY;
+                        }
+                        let fused = if cfg.fuse_score { iou * d.score } else { iou };
+                        (1.0 - fused).min(1.0 - cfg.recovery_iou)
+                    });
+            for &(r, c) in matches {
+                self.slot_matched[pool[r as usize] as usize] = true;
+                self.det_used[high[c as usize] as usize] = true;
+            }
+            Self::apply_matches(&mut self.slots, matches, pool, high, detections, time, &cfg);
+        }
+
+        // 6. Lifecycle of unmatched tracks.
+        for (k, s) in self.slots.iter_mut().enumerate() {
+            if self.slot_matched[k] {
+                if s.track.state == TrackState::Tentative && s.streak >= cfg.confirm_hits {
+                    s.track.state = TrackState::Confirmed;
+                    self.stats.tracks_confirmed += 1;
+                }
+                continue;
+            }
+            s.missed += 1;
+            s.streak = 0;
+            if s.track.state == TrackState::Confirmed {
+                s.track.state = TrackState::Lost;
+            }
+        }
+        // Remove: tentative tracks missed once, lost tracks past their time, broken filters.
+        // (ByteTrack also drops lost tracks overlapping a tracked one; in a store that deletes
+        // the person hidden behind a passer-by, so it is not done here.)
+        let mut k = 0;
+        while k < self.slots.len() {
+            let s = &self.slots[k];
+            let expired = (s.track.state == TrackState::Tentative && !self.slot_matched[k])
+                || (s.track.state == TrackState::Lost
+                    && (now - s.track.last_seen.as_secs_f64() > cfg.max_lost_s
+                        || !s.kf.is_finite()));
+            if expired {
+                let _ = self.removed.push(self.slots[k].track.id);
+                self.stats.tracks_removed += 1;
+                self.slots.swap_remove(k);
+                self.slot_matched.swap_remove(k);
+            } else {
+                k += 1;
+            }
+        }
+
+        // 7. New tracks from confident unmatched detections.
+        self.high.retain(|&i| !self.det_used[i as usize]);
+        for hi in 0..self.high.len() {
+            let di = self.high[hi] as usize;
+            let d = &detections[di];
+            if d.score < cfg.new_track_score {
+                continue;
+            }
+            if self.slots.is_full() {
+                // Evict the lost track unseen for longest, if any.
+                let victim = self
+                    .slots
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.track.state == TrackState::Lost)
+                    .min_by(|a, b| a.1.track.last_seen.cmp(&b.1.track.last_seen))
+                    .map(|(k, _)| k);
+                match victim {
+                    Some(k) => {
+                        let _ = self.removed.push(self.slots[k].track.id);
+                        self.stats.tracks_removed += 1;
+                        self.stats.lost_tracks_evicted += 1;
+                        self.slots.swap_remove(k);
+                    }
+                    None => {
+                        self.stats.tracks_refused += 1;
+                        continue;
+                    }
+                }
+            }
+            let kf = KalmanBox::new(&d.bbox, &cfg.kalman);
+            let mut history = Deque::new();
+            let _ = history.push_back(Observation {
+                time: now,
+                bbox: d.bbox,
+            });
+            let id = TrackId(self.next_id);
+            self.next_id = self.next_id.wrapping_add(1).max(1);
+            let state = if first_frame || cfg.confirm_hits <= 1 {
+                self.stats.tracks_confirmed += 1;
+                TrackState::Confirmed
+            } else {
+                TrackState::Tentative
+            };
+            self.stats.tracks_started += 1;
+            let slot = Slot {
+                track: Track {
+                    id,
+                    state,
+                    bbox: kf.bbox(),
+                    score: d.score,
+                    matched: true,
+                    hits: 1,
+                    first_seen: time,
+                    last_seen: time,
+                    detection: Some(di as u32),
+                },
+                kf,
+                kf_at_obs: kf,
+                missed: 0,
+                streak: 1,
+                history,
+            };
+            // Cannot fail: a slot was freed above when full.
+            let _ = self.slots.push(slot);
+        }
+
+        self.out.clear();
+        for s in &self.slots {
+            let _ = self.out.push(s.track);
+        }
+        Ok(&self.out)
+    }
+
+    /// Kalman update (with the observation-centric re-update after a gap) for matched pairs.
+    fn apply_matches(
+        slots: &mut heapless::Vec<Slot, MAX_TRACKS>,
+        matches: &[(u32, u32)],
+        pool: &[u32],
+        dets: &[u32],
+        detections: &[Detection],
+        time: MediaTime,
+        cfg: &TrackerConfig,
+    ) {
+        let now = time.as_secs_f64();
+        for &(r, c) in matches {
+            let s = &mut slots[pool[r as usize] as usize];
+            let di = dets[c as usize] as usize;
+            let d = &detections[di];
+            match (s.missed, s.last_obs().copied()) {
+                (missed, Some(last)) if missed > 0 => {
+                    // Re-run the filter from the last observation along a straight line to this
+                    // one, one virtual observation per missed frame.
+                    let steps = missed + 1;
+                    let step_dt = ((now - last.time) / f64::from(steps)) as f32;
+                    s.kf = s.kf_at_obs;
+                    for k in 1..=steps {
+                        s.kf.predict(step_dt, &cfg.kalman);
+                        let virt = lerp_box(&last.bbox, &d.bbox, k as f32 / steps as f32);
+                        s.kf.update(&virt, &cfg.kalman);
+                    }
+                }
+                _ => s.kf.update(&d.bbox, &cfg.kalman),
+            }
+            s.kf_at_obs = s.kf;
+            s.missed = 0;
+            s.streak += 1;
+            if s.history.is_full() {
+                s.history.pop_front();
+            }
+            let _ = s.history.push_back(Observation {
+                time: now,
+                bbox: d.bbox,
+            });
+            let t = &mut s.track;
+            t.bbox = s.kf.bbox();
+            t.score = d.score;
+            t.matched = true;
+            t.hits += 1;
+            t.detection = Some(di as u32);
+            t.last_seen = time;
+            if t.state == TrackState::Lost {
+                t.state = TrackState::Confirmed;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(i: i64) -> MediaTime {
+        // 10 frames per second.
+        MediaTime::new(i, 10).unwrap()
+    }
+
+    fn person(cx: f32, cy: f32, score: f32) -> Detection {
+        Detection {
+            bbox: BBox::new(cx - 20.0, cy - 60.0, cx + 20.0, cy + 60.0),
+            score,
+            class_id: 0,
+        }
+    }
+
+    fn active(tr: &Tracker) -> Vec<(TrackId, BBox)> {
+        tr.tracks()
+            .iter()
+            .filter(|t| t.is_active())
+            .map(|t| (t.id, t.bbox))
+            .collect()
+    }
+
+    #[test]
+    fn crossing_people_keep_their_ids() {
+        let mut tr = Tracker::new(TrackerConfig::default()).unwrap();
+        // A walks right, B walks left, on the same row: they overlap fully mid-way, where B is
+        // hidden (not detected) behind A for 5 frames.
+        let mut ids = None;
+        for i in 0..60 {
+            let ax = 100.0 + 8.0 * i as f32;
+            let bx = 580.0 - 8.0 * i as f32;
+            let mut dets = vec![person(ax, 300.0, 0.9)];
+            if !(28..33).contains(&i) {
+                dets.push(person(bx, 302.0, 0.85));
+            }
+            tr.update(&dets, t(i)).unwrap();
+            let act = active(&tr);
+            if i == 5 {
+                assert_eq!(act.len(), 2);
+                let a = act
+                    .iter()
+                    .min_by(|p, q| p.1.x1.total_cmp(&q.1.x1))
+                    .unwrap()
+                    .0;
+                let b = act
+                    .iter()
+                    .max_by(|p, q| p.1.x1.total_cmp(&q.1.x1))
+                    .unwrap()
+                    .0;
+                ids = Some((a, b));
+            }
+            if i == 59 {
+                let (a, b) = ids.unwrap();
+                let now_a = act
+                    .iter()
+                    .max_by(|p, q| p.1.x1.total_cmp(&q.1.x1))
+                    .unwrap()
+                    .0;
+                let now_b = act
+                    .iter()
+                    .min_by(|p, q| p.1.x1.total_cmp(&q.1.x1))
+                    .unwrap()
+                    .0;
+                assert_eq!((now_a, now_b), (a, b), "ids swapped after the crossing");
+            }
+        }
+        assert_eq!(tr.stats().tracks_started, 2);
+    }
+
+    #[test]
+    fn occluded_standing_person_is_recovered_after_two_seconds() {
+        let mut tr = Tracker::new(TrackerConfig::default()).unwrap();
+        // Walks in, stops at a display, is hidden for 2 s, is seen again standing there.
+        let mut id = None;
+        for i in 0..80 {
+            let x = if i < 20 {
+                100.0 + 10.0 * i as f32
+            } else {
+                300.0
+            };
+            let dets = if (40..60).contains(&i) {
+                vec![]
+            } else {
+                vec![person(x, 300.0, 0.8)]
+            };
+            tr.update(&dets, t(i)).unwrap();
+            if i == 10 {
+                id = Some(active(&tr)[0].0);
+            }
+            if (40..60).contains(&i) {
+                assert!(active(&tr).is_empty());
+                assert_eq!(tr.tracks()[0].state, TrackState::Lost);
+            }
+        }
+        let act = active(&tr);
+        assert_eq!(act.len(), 1);
+        assert_eq!(Some(act[0].0), id, "the same person got a new id");
+        assert_eq!(tr.stats().tracks_started, 1);
+    }
+
+    #[test]
+    fn low_score_detections_extend_tracks_but_never_start_them() {
+        let mut tr = Tracker::new(TrackerConfig::default()).unwrap();
+        for i in 0..5 {
+            tr.update(&[person(200.0 + 5.0 * i as f32, 300.0, 0.9)], t(i))
+                .unwrap();
+        }
+        let id = active(&tr)[0].0;
+        // Partly occluded now: scores drop to 0.3 for a second.
+        for i in 5..15 {
+            tr.update(&[person(200.0 + 5.0 * i as f32, 300.0, 0.3)], t(i))
+                .unwrap();
+            assert_eq!(active(&tr), vec![(id, active(&tr)[0].1)]);
+        }
+        // A low-score detection far away does not start a track.
+        tr.update(
+            &[person(200.0 + 75.0, 300.0, 0.9), person(900.0, 300.0, 0.45)],
+            t(15),
+        )
+        .unwrap();
+        assert_eq!(tr.tracks().len(), 1);
+        assert_eq!(tr.stats().tracks_started, 1);
+    }
+
+    #[test]
+    fn lifecycle_tentative_confirmed_lost_removed() {
+        let mut tr = Tracker::new(TrackerConfig {
+            max_lost_s: 1.0,
+            ..Default::default()
+        })
+        .unwrap();
+        tr.update(&[], t(0)).unwrap();
+        // One-frame false positive: tentative, then removed.
+        tr.update(&[person(500.0, 300.0, 0.7)], t(1)).unwrap();
+        assert_eq!(tr.tracks()[0].state, TrackState::Tentative);
+        assert!(!tr.tracks()[0].is_active());
+        let fp = tr.tracks()[0].id;
+        tr.update(&[], t(2)).unwrap();
+        assert!(tr.tracks().is_empty());
+        assert_eq!(tr.removed(), &[fp]);
+        // A real person: confirmed on the second hit.
+        tr.update(&[person(100.0, 300.0, 0.9)], t(3)).unwrap();
+        tr.update(&[person(102.0, 300.0, 0.9)], t(4)).unwrap();
+        let id = tr.tracks()[0].id;
+        assert_ne!(id, fp);
+        assert!(tr.tracks()[0].is_active());
+        // Leaves: lost for up to a second, then removed and reported once.
+        for i in 5..=14 {
+            tr.update(&[], t(i)).unwrap();
+            assert_eq!(tr.tracks()[0].state, TrackState::Lost, "frame {i}");
+        }
+        tr.update(&[], t(15)).unwrap();
+        assert!(tr.tracks().is_empty());
+        assert_eq!(tr.removed(), &[id]);
+        tr.update(&[], t(16)).unwrap();
+        assert!(tr.removed().is_empty());
+    }
+
+    #[test]
+    fn out_of_order_frames_are_refused_without_changing_state() {
+        let mut tr = Tracker::new(TrackerConfig::default()).unwrap();
+        tr.update(&[person(100.0, 300.0, 0.9)], t(5)).unwrap();
+        let before = tr.tracks().to_vec();
+        let err = tr.update(&[person(400.0, 300.0, 0.9)], t(5)).unwrap_err();
+        assert!(err.to_string().contains("0.500s"), "{err}");
+        assert!(matches!(
+            tr.update(&[], t(4)),
+            Err(TrackError::TimeNotIncreasing { .. })
+        ));
+        assert_eq!(tr.tracks(), &before[..]);
+    }
+
+    #[test]
+    fn invalid_detections_are_counted_and_ignored() {
+        let mut tr = Tracker::new(TrackerConfig::default()).unwrap();
+        let bad = [
+            Detection {
+                bbox: BBox::new(f32::NAN, 0.0, 10.0, 10.0),
+                score: 0.9,
+                class_id: 0,
+            },
+            Detection {
+                bbox: BBox::new(10.0, 10.0, 10.0, 50.0),
+                score: 0.9,
+                class_id: 0,
+            },
+            Detection {
+                bbox: BBox::new(0.0, 0.0, 10.0, 10.0),
+                score: f32::INFINITY,
+                class_id: 0,
+            },
+            person(300.0, 300.0, 0.9),
+        ];
+        tr.update(&bad, t(0)).unwrap();
+        assert_eq!(tr.stats().invalid_detections, 3);
+        assert_eq!(tr.tracks().len(), 1);
+    }
+
+    #[test]
+    fn capacity_overflow_refuses_then_evicts_the_oldest_lost_track() {
+        let mut tr = Tracker::new(TrackerConfig::default()).unwrap();
+        let grid = |n: usize, off: f32| -> Vec<Detection> {
+            (0..n)
+                .map(|k| {
+                    person(
+                        off + 50.0 * (k % 40) as f32,
+                        100.0 + 150.0 * (k / 40) as f32,
+                        0.9,
+                    )
+                })
+                .collect()
+        };
+        tr.update(&grid(300, 0.0), t(0)).unwrap();
+        assert_eq!(tr.tracks().len(), MAX_TRACKS);
+        assert_eq!(tr.stats().tracks_refused, 300 - MAX_TRACKS as u64);
+        // Everyone disappears (lost), and 10 new people appear elsewhere: the oldest lost go.
+        let newcomers: Vec<Detection> = (0..10)
+            .map(|k| person(5000.0 + 60.0 * k as f32, 5000.0, 0.9))
+            .collect();
+        tr.update(&newcomers, t(1)).unwrap();
+        assert_eq!(tr.tracks().len(), MAX_TRACKS);
+        assert_eq!(tr.stats().lost_tracks_evicted, 10);
+        assert_eq!(tr.removed().len(), 10);
+    }
+
+    #[test]
+    fn config_errors_name_the_setting() {
+        let e = Tracker::new(TrackerConfig {
+            low_score: 0.7,
+            high_score: 0.5,
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("low_score"), "{e}");
+        let e = Tracker::new(TrackerConfig {
+            max_lost_s: f64::NAN,
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("max_lost_s") && e.to_string().contains("NaN"),
+            "{e}"
+        );
+        let e = Tracker::new(TrackerConfig {
+            match_iou: 1.5,
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("`match_iou` = 1.5"), "{e}");
+    }
+}
