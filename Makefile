@@ -19,6 +19,7 @@ demo: models media build
 test: models media lint fuzz
 	$(AISLE_CACHE)/venv/bin/python scripts/reference_detect.py --check tests/golden/detect_centernet.json --video $(AISLE_CACHE)/media/vtest.mp4
 	$(AISLE_CACHE)/venv/bin/python scripts/reference_detect.py --check tests/golden/detect_nanodet.json --video $(AISLE_CACHE)/media/vtest.mp4
+	$(AISLE_CACHE)/venv/bin/python scripts/motmetrics_reference.py --check tests/golden/motmetrics.json
 	$(CARGO) test --workspace
 
 setup:

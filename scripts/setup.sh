@@ -3,7 +3,8 @@
 #   scripts/setup.sh          Debian packages (needs root or sudo), cargo check, converter venv, ORT library
 #   scripts/setup.sh --venv   only the converter venv and the ORT library (used by fetch-models.sh)
 # The venv ($AISLE_VENV) holds TensorFlow + tf2onnx + onnxruntime, used only to convert and check
-# models. $AISLE_CACHE/lib/libonnxruntime.so is the ONNX Runtime the Rust code loads (ort load-dynamic).
+# models, and py-motmetrics + TrackEval, the references of the MOT metrics' golden check.
+# $AISLE_CACHE/lib/libonnxruntime.so is the ONNX Runtime the Rust code loads (ort load-dynamic).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -21,8 +22,15 @@ ORT_VERSION=1.31.1
 # Pins: changing any line (or the stubs below) changes the stamp and rebuilds the venv.
 PIP_DEPS=("tensorflow-cpu==2.15.1" "numpy==1.26.4" "onnx==1.16.2" "tf2onnx==1.17.0"
   "onnxruntime==$ORT_VERSION" "protobuf==4.25.9" "packaging~=23.1" "six==1.17.0" "importlib_resources==7.1.0")
+# The MOT metrics reference (scripts/motmetrics_reference.py): py-motmetrics and what it imports,
+# pinned for numpy 1.26 (motmetrics 1.4.0 breaks on numpy 2) and Python 3.11.
+PIP_DEPS+=("motmetrics==1.4.0" "pandas==2.2.3" "scipy==1.14.1" "xmltodict==0.14.2"
+  "python-dateutil==2.9.0.post0" "pytz==2025.2" "tzdata==2025.2")
 # Installed without their dependencies (those would pull jax, tensorflow-decision-forests, ...).
-PIP_NODEPS=("tensorflowjs==4.22.0" "tfjs-graph-converter==1.6.3" "tf-keras==2.15.1" "tensorflow-hub==0.16.1")
+# sn-trackeval is TrackEval (HOTA's reference code); its metrics need only numpy and scipy, its
+# declared dependencies (OpenCV, pycocotools, matplotlib, ...) serve datasets and plots we do not use.
+PIP_NODEPS=("tensorflowjs==4.22.0" "tfjs-graph-converter==1.6.3" "tf-keras==2.15.1" "tensorflow-hub==0.16.1"
+  "sn-trackeval==0.4.0")
 # tensorflowjs imports these at module load, but the graph-model path never uses them.
 STUBS=(tensorflow_decision_forests.py jax/__init__.py jax/experimental/__init__.py jax/experimental/jax2tf.py)
 
@@ -65,8 +73,8 @@ setup_venv() {
   "${pip[@]}" --no-deps "${PIP_NODEPS[@]}" || die "pip install --no-deps failed; re-run scripts/setup.sh"
   sp=$("$AISLE_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   for s in "${STUBS[@]}"; do mkdir -p "$sp/$(dirname "$s")"; echo "# stub (scripts/setup.sh)" >"$sp/$s"; done
-  "$AISLE_VENV/bin/python" -c 'import tensorflowjs, tfjs_graph_converter.api, tf2onnx, onnxruntime' 2>/dev/null \
-    || die "the venv at $AISLE_VENV does not import its packages: rm -rf $AISLE_VENV and re-run scripts/setup.sh"
+  "$AISLE_VENV/bin/python" -c 'import tensorflowjs, tfjs_graph_converter.api, tf2onnx, onnxruntime, motmetrics, trackeval.metrics.hota' \
+    >/dev/null 2>&1 || die "the venv at $AISLE_VENV does not import its packages: rm -rf $AISLE_VENV and re-run scripts/setup.sh"
   echo "$want" >"$stamp"
 }
 

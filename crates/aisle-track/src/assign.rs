@@ -249,8 +249,7 @@ impl Assigner {
                 }
             }
         }
-        for j in 1..=m {
-            let i = p[j];
+        for (j, &i) in p.iter().enumerate().take(m + 1).skip(1) {
             if i == 0 {
                 continue;
             }
