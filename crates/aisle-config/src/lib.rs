@@ -78,6 +78,7 @@ pub struct Config {
     pub runtime: RuntimeConfig,
     pub models: ModelsConfig,
     pub detector: DetectorConfig,
+    pub tracker: TrackerSection,
     /// `[[cameras]]`: the video inputs, in order.
     pub cameras: Vec<CameraConfig>,
 }
@@ -231,6 +232,29 @@ impl Default for DetectorConfig {
     }
 }
 
+/// `[tracker]`: thresholds of the multi-object tracker. A key left out keeps the tracker's
+/// default (see `docs/config.md`); the values are checked here so that errors name the file.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrackerSection {
+    /// Detections at or above this score take part in the first association (default 0.5).
+    pub high_score: Option<f32>,
+    /// Detections below this score are ignored (default 0.1).
+    pub low_score: Option<f32>,
+    /// An unmatched detection starts a track at or above this score (default 0.6).
+    pub new_track_score: Option<f32>,
+    /// Minimum IoU between a track's predicted box and a confident detection (default 0.2).
+    pub match_iou: Option<f32>,
+    /// Minimum IoU for a low-score detection to extend a track (default 0.5).
+    pub low_match_iou: Option<f32>,
+    /// Minimum IoU for recovery from the last observed box and for new tracks (default 0.3).
+    pub recovery_iou: Option<f32>,
+    /// Consecutive matches that confirm a new track (default 2).
+    pub confirm_hits: Option<u32>,
+    /// Seconds a lost track is kept for re-identification (default 3).
+    pub max_lost_s: Option<f64>,
+}
+
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -294,6 +318,46 @@ impl Config {
                 "\"\"".into(),
                 "name a model of the manifest, e.g. \"centernet\"",
             ));
+        }
+        let t = &self.tracker;
+        for (key, v) in [
+            ("tracker.high_score", t.high_score),
+            ("tracker.low_score", t.low_score),
+            ("tracker.new_track_score", t.new_track_score),
+            ("tracker.match_iou", t.match_iou),
+            ("tracker.low_match_iou", t.low_match_iou),
+            ("tracker.recovery_iou", t.recovery_iou),
+        ] {
+            if let Some(v) = v {
+                if !(0.0..=1.0).contains(&v) {
+                    return Err(invalid(key, v.to_string(), "must be in [0, 1]"));
+                }
+            }
+        }
+        if let (Some(lo), Some(hi)) = (t.low_score, t.high_score) {
+            if lo > hi {
+                return Err(invalid(
+                    "tracker.low_score",
+                    lo.to_string(),
+                    "must not exceed tracker.high_score",
+                ));
+            }
+        }
+        if t.confirm_hits == Some(0) {
+            return Err(invalid(
+                "tracker.confirm_hits",
+                "0".into(),
+                "must be at least 1",
+            ));
+        }
+        if let Some(s) = t.max_lost_s {
+            if !(s.is_finite() && (0.0..=3600.0).contains(&s)) {
+                return Err(invalid(
+                    "tracker.max_lost_s",
+                    s.to_string(),
+                    "must be between 0 and 3600 seconds",
+                ));
+            }
         }
         if self.runtime.threads == 0 || self.runtime.threads > 256 {
             return Err(invalid(
@@ -533,6 +597,25 @@ fn expand_home(p: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn tracker_section_is_checked_with_the_key_named() {
+        let c = super::Config::parse("[tracker]\nhigh_score = 0.6\nmax_lost_s = 5\n", "t.toml")
+            .unwrap();
+        assert_eq!(c.tracker.high_score, Some(0.6));
+        assert_eq!(c.tracker.max_lost_s, Some(5.0));
+        assert_eq!(c.tracker.low_score, None);
+        let e = super::Config::parse("[tracker]\nlow_score = 1.5\n", "t.toml").unwrap_err();
+        assert!(
+            e.to_string().contains("tracker.low_score") && e.to_string().contains("1.5"),
+            "{e}"
+        );
+        let e = super::Config::parse("[tracker]\nlow_score = 0.6\nhigh_score = 0.4\n", "t.toml")
+            .unwrap_err();
+        assert!(e.to_string().contains("must not exceed"), "{e}");
+        let e = super::Config::parse("[tracker]\nmax_lost = 3\n", "t.toml").unwrap_err();
+        assert!(e.to_string().contains("max_lost"), "{e}");
+    }
+
     use super::*;
 
     #[test]

@@ -145,13 +145,31 @@ impl KalmanBox {
         }
     }
 
+    /// Set the width and height velocities to zero (for boxes predicted without observations).
+    pub fn freeze_size(&mut self) {
+        for a in &mut self.axes[2..] {
+            a.v = 0.0;
+        }
+    }
+
     /// Correct the state with an observed box.
     pub fn update(&mut self, b: &BBox, cfg: &KalmanConfig) {
+        self.update_weighted(b, 1.0, cfg);
+    }
+
+    /// Correct the state with an observed box whose measurement variance is scaled by
+    /// `noise_scale` (> 1: trust it less).
+    pub fn update_weighted(&mut self, b: &BBox, noise_scale: f32, cfg: &KalmanConfig) {
         let z = measure(b);
         let s = self.scales();
+        let k = if noise_scale.is_finite() && noise_scale > 0.0 {
+            noise_scale
+        } else {
+            1.0
+        };
         for ((a, z), scale) in self.axes.iter_mut().zip(z).zip(s) {
             let r = cfg.measurement * scale;
-            a.update(z, r * r);
+            a.update(z, r * r * k);
         }
     }
 

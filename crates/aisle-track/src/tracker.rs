@@ -120,6 +120,12 @@ pub struct TrackerConfig {
     pub confirm_hits: u32,
     /// Seconds a lost track is kept for re-identification.
     pub max_lost_s: f64,
+    /// Seconds a lost track is kept when it was last seen touching the frame edge (it most
+    /// likely left the view; a new person entering there must not inherit its id). Needs
+    /// [`Tracker::set_frame_size`].
+    pub max_lost_at_edge_s: f64,
+    /// A box within this many pixels of the frame border touches the edge.
+    pub edge_margin_px: f32,
     pub kalman: KalmanConfig,
 }
 
@@ -137,6 +143,8 @@ impl Default for TrackerConfig {
             momentum_span: 3,
             confirm_hits: 2,
             max_lost_s: 3.0,
+            max_lost_at_edge_s: 0.5,
+            edge_margin_px: 4.0,
             kalman: KalmanConfig::default(),
         }
     }
@@ -206,6 +214,20 @@ impl TrackerConfig {
                 field: "max_lost_s",
                 value: self.max_lost_s.to_string(),
                 why: "must be a finite number of seconds >= 0",
+            });
+        }
+        if !(self.max_lost_at_edge_s.is_finite() && self.max_lost_at_edge_s >= 0.0) {
+            return Err(TrackError::InvalidConfig {
+                field: "max_lost_at_edge_s",
+                value: self.max_lost_at_edge_s.to_string(),
+                why: "must be a finite number of seconds >= 0",
+            });
+        }
+        if !(self.edge_margin_px.is_finite() && self.edge_margin_px >= 0.0) {
+            return Err(TrackError::InvalidConfig {
+                field: "edge_margin_px",
+                value: self.edge_margin_px.to_string(),
+                why: "must be a finite number of pixels >= 0",
             });
         }
         let k = &self.kalman;
@@ -293,6 +315,17 @@ fn centre(b: &BBox) -> (f32, f32) {
     ((b.x1 + b.x2) * 0.5, (b.y1 + b.y2) * 0.5)
 }
 
+/// Measurement noise scale from the detection score: confident detections are trusted more
+/// (the NSA Kalman filter of GIAOTracker/StrongSORT, `R * (1 - score)`), normalised so that a
+/// typical confident detection (0.8) keeps the base noise.
+fn nsa(score: f32) -> f32 {
+    ((1.0 - score.clamp(0.0, 0.99)) / 0.2).max(0.05)
+}
+
+fn touches_edge(b: &BBox, w: f32, h: f32, margin: f32) -> bool {
+    b.x1 <= margin || b.y1 <= margin || b.x2 >= w - margin || b.y2 >= h - margin
+}
+
 fn lerp_box(a: &BBox, b: &BBox, t: f32) -> BBox {
     let l = |x: f32, y: f32| x + (y - x) * t;
     BBox::new(l(a.x1, b.x1), l(a.y1, b.y1), l(a.x2, b.x2), l(a.y2, b.y2))
@@ -316,6 +349,8 @@ fn momentum(dir: Option<(f32, f32)>, from: &BBox, to: &BBox) -> f32 {
 pub struct Tracker {
     cfg: TrackerConfig,
     slots: heapless::Vec<Slot, MAX_TRACKS>,
+    /// Frame width and height, when known.
+    frame: Option<(f32, f32)>,
     next_id: u32,
     last_time: Option<MediaTime>,
     stats: TrackerStats,
@@ -346,6 +381,7 @@ impl Tracker {
         Ok(Self {
             cfg,
             slots: heapless::Vec::new(),
+            frame: None,
             next_id: 1,
             last_time: None,
             stats: TrackerStats::default(),
@@ -377,6 +413,12 @@ impl Tracker {
     /// Tracks removed by the latest update (they no longer appear in [`Tracker::tracks`]).
     pub fn removed(&self) -> &[TrackId] {
         &self.removed
+    }
+
+    /// The size of the camera's frames in pixels. With it, tracks that leave the view are ended
+    /// sooner ([`TrackerConfig::max_lost_at_edge_s`]); without it, edges are not known.
+    pub fn set_frame_size(&mut self, width: u32, height: u32) {
+        self.frame = (width > 0 && height > 0).then_some((width as f32, height as f32));
     }
 
     /// Forget every track (e.g. after a camera reconnect with a long gap); ids keep counting.
@@ -454,6 +496,11 @@ impl Tracker {
 
         // 1. Predict.
         for s in self.slots.iter_mut() {
+            if s.missed > 0 {
+                // As ByteTrack: an unobserved box keeps its size. (Boxes of people becoming
+                // hidden shrink to their visible part; extrapolating that makes them vanish.)
+                s.kf.freeze_size();
+            }
             s.kf.predict(dt, &cfg.kalman);
             s.track.bbox = s.kf.bbox();
             s.track.matched = false;
@@ -598,9 +645,20 @@ impl Tracker {
         let mut k = 0;
         while k < self.slots.len() {
             let s = &self.slots[k];
+            let keep_s = match (self.frame, s.last_obs()) {
+                (Some((w, h)), Some(o)) if touches_edge(&o.bbox, w, h, cfg.edge_margin_px) => {
+                    cfg.max_lost_at_edge_s.min(cfg.max_lost_s)
+                }
+                _ => cfg.max_lost_s,
+            };
+            let gone = self.frame.is_some_and(|(w, h)| {
+                let b = s.kf.bbox();
+                b.x2 <= 0.0 || b.y2 <= 0.0 || b.x1 >= w || b.y1 >= h
+            });
             let expired = (s.track.state == TrackState::Tentative && !self.slot_matched[k])
                 || (s.track.state == TrackState::Lost
-                    && (now - s.track.last_seen.as_secs_f64() > cfg.max_lost_s
+                    && (now - s.track.last_seen.as_secs_f64() > keep_s
+                        || gone
                         || !s.kf.is_finite()));
             if expired {
                 let _ = self.removed.push(self.slots[k].track.id);
@@ -714,7 +772,7 @@ impl Tracker {
                         s.kf.update(&virt, &cfg.kalman);
                     }
                 }
-                _ => s.kf.update(&d.bbox, &cfg.kalman),
+                _ => s.kf.update_weighted(&d.bbox, nsa(d.score), &cfg.kalman),
             }
             s.kf_at_obs = s.kf;
             s.missed = 0;
@@ -899,6 +957,55 @@ mod tests {
         assert_eq!(tr.removed(), &[id]);
         tr.update(&[], t(16)).unwrap();
         assert!(tr.removed().is_empty());
+    }
+
+    #[test]
+    fn a_person_leaving_at_the_edge_does_not_hand_the_id_to_one_entering() {
+        let mut tr = Tracker::new(TrackerConfig::default()).unwrap();
+        tr.set_frame_size(640, 480);
+        // Walks out of the left edge.
+        for i in 0..10 {
+            tr.update(
+                &[person(100.0 - 10.0 * i as f32, 300.0, 0.9).clamp_box(640.0, 480.0)],
+                t(i),
+            )
+            .unwrap();
+        }
+        let leaving = tr.tracks()[0].id;
+        // Gone for 1 s, then someone enters at the same place.
+        for i in 10..20 {
+            tr.update(&[], t(i)).unwrap();
+        }
+        assert!(tr.tracks().is_empty(), "a track that left the view lingers");
+        tr.update(&[person(15.0, 300.0, 0.9).clamp_box(640.0, 480.0)], t(20))
+            .unwrap();
+        tr.update(&[person(25.0, 300.0, 0.9).clamp_box(640.0, 480.0)], t(21))
+            .unwrap();
+        assert_ne!(active(&tr)[0].0, leaving);
+        // Without the frame size the old track would have been recovered (lost for < 3 s).
+        let mut blind = Tracker::new(TrackerConfig::default()).unwrap();
+        for i in 0..10 {
+            blind
+                .update(
+                    &[person(100.0 - 10.0 * i as f32, 300.0, 0.9).clamp_box(640.0, 480.0)],
+                    t(i),
+                )
+                .unwrap();
+        }
+        for i in 10..20 {
+            blind.update(&[], t(i)).unwrap();
+        }
+        assert_eq!(blind.tracks().len(), 1);
+    }
+
+    trait ClampBox {
+        fn clamp_box(self, w: f32, h: f32) -> Self;
+    }
+    impl ClampBox for Detection {
+        fn clamp_box(mut self, w: f32, h: f32) -> Self {
+            self.bbox = self.bbox.clamp(w, h);
+            self
+        }
     }
 
     #[test]

@@ -6,11 +6,15 @@
 //!   how to fix what is missing.
 //! - `aisle probe`: connect to a camera (RTSP) or open a file, print codec, resolution, frame
 //!   rate and GOP length, and decode the first frames.
+//! - `aisle track`: run the tracker on a MOTChallenge detection file, write the tracks.
+//! - `aisle eval tracking`: score the tracker on the synthetic store's scenarios.
 
 mod check;
 mod detect;
+mod eval;
 mod pipeline;
 mod probe;
+mod track;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -41,6 +45,10 @@ enum Command {
     /// Connect to a camera (rtsp://...) or open a video file; print codec, resolution, frame
     /// rate and GOP length, then decode the first frames.
     Probe(probe::ProbeArgs),
+    /// Track people in a MOTChallenge detection file; write the tracks in MOTChallenge format.
+    Track(track::TrackArgs),
+    /// Measure against ground truth: `aisle eval tracking` scores the tracker on synthetic stores.
+    Eval(eval::EvalArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +65,8 @@ fn main() -> ExitCode {
         Command::Detect(args) => detect::run(cli.config.as_deref(), &args),
         Command::Check => check::run(cli.config.as_deref()),
         Command::Probe(args) => probe::run(cli.config.as_deref(), &args),
+        Command::Track(args) => track::run(cli.config.as_deref(), &args),
+        Command::Eval(args) => eval::run(cli.config.as_deref(), &args),
     };
     match result {
         Ok(code) => code,

@@ -108,3 +108,20 @@ pub fn camera_source(
     }
     Ok((name, url, rtsp_transport, credentials))
 }
+
+/// The tracker settings: the tracker's defaults with the config's `[tracker]` keys applied.
+pub fn tracker_config(config: &Config) -> aisle_track::TrackerConfig {
+    let t = &config.tracker;
+    let d = aisle_track::TrackerConfig::default();
+    aisle_track::TrackerConfig {
+        high_score: t.high_score.unwrap_or(d.high_score),
+        low_score: t.low_score.unwrap_or(d.low_score),
+        new_track_score: t.new_track_score.unwrap_or(d.new_track_score),
+        match_iou: t.match_iou.unwrap_or(d.match_iou),
+        low_match_iou: t.low_match_iou.unwrap_or(d.low_match_iou),
+        recovery_iou: t.recovery_iou.unwrap_or(d.recovery_iou),
+        confirm_hits: t.confirm_hits.unwrap_or(d.confirm_hits),
+        max_lost_s: t.max_lost_s.unwrap_or(d.max_lost_s),
+        ..d
+    }
+}

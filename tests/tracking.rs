@@ -1,0 +1,224 @@
+//! Tracking end to end through the `aisle` command line: the synthetic store's scenarios scored
+//! against their ground truth (`aisle eval tracking`), and `aisle track` on the same sequences
+//! exported as MOTChallenge files.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn aisle(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aisle"))
+        .args(args)
+        .output()
+        .expect("aisle runs")
+}
+
+fn ok_stdout(o: &Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success(),
+        "exit {:?}; stderr:\n{err}",
+        o.status.code()
+    );
+    String::from_utf8(o.stdout.clone()).expect("utf-8 output")
+}
+
+fn assert_clean_failure(o: &Output, needles: &[&str]) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "exit status; stderr:\n{err}");
+    assert!(!err.contains("panicked"), "panicked:\n{err}");
+    for n in needles {
+        assert!(err.contains(n), "stderr lacks {n:?}:\n{err}");
+    }
+}
+
+fn f(v: &Value, path: &[&str]) -> f64 {
+    let mut x = v;
+    for p in path {
+        x = &x[*p];
+    }
+    x.as_f64()
+        .unwrap_or_else(|| panic!("{path:?} is not a number in {v}"))
+}
+
+#[test]
+fn tracker_beats_the_greedy_baseline_on_every_standard_scenario() {
+    let out = ok_stdout(&aisle(&["eval", "tracking", "--json"]));
+    let results: Vec<Value> = serde_json::from_str(&out).expect("JSON results");
+    let names: Vec<&str> = results
+        .iter()
+        .map(|r| r["scenario"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["quiet", "moderate", "busy", "crowded"]);
+    for r in &results {
+        let name = r["scenario"].as_str().unwrap();
+        for key in ["mota", "idf1", "hota", "deta", "assa"] {
+            for who in ["tracker", "baseline"] {
+                let x = f(r, &[who, key]);
+                assert!((-1.0..=1.0).contains(&x), "{name} {who} {key} = {x}");
+            }
+        }
+        let (ours, base) = (
+            f(r, &["tracker", "id_switches"]),
+            f(r, &["baseline", "id_switches"]),
+        );
+        assert!(
+            ours < base,
+            "{name}: {ours} ID switches, the greedy baseline {base}"
+        );
+        let (ours, base) = (f(r, &["tracker", "idf1"]), f(r, &["baseline", "idf1"]));
+        assert!(
+            ours > base + 0.05,
+            "{name}: IDF1 {ours} vs the greedy baseline {base}"
+        );
+        assert!(
+            f(r, &["gt_boxes"]) > 1000.0,
+            "{name}: too little ground truth"
+        );
+    }
+    // Regression floors: a little under what this tracker measures today (docs/tracking.md).
+    // They are not the goal (IDF1 0.90 / HOTA 0.75 on `moderate`, not reached yet).
+    let floors = [
+        ("quiet", 0.88, 0.78),
+        ("moderate", 0.64, 0.61),
+        ("busy", 0.39, 0.39),
+        ("crowded", 0.37, 0.37),
+    ];
+    for (r, (name, idf1, hota)) in results.iter().zip(floors) {
+        assert!(
+            f(r, &["tracker", "idf1"]) >= idf1,
+            "{name}: IDF1 fell below {idf1}: {r}"
+        );
+        assert!(
+            f(r, &["tracker", "hota"]) >= hota,
+            "{name}: HOTA fell below {hota}: {r}"
+        );
+    }
+}
+
+#[test]
+fn track_reruns_an_exported_motchallenge_sequence() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let table = ok_stdout(&aisle(&[
+        "eval",
+        "tracking",
+        "--scenario",
+        "quiet",
+        "--duration",
+        "60",
+        "--export",
+        d.to_str().unwrap(),
+    ]));
+    assert!(table.contains("quiet") && table.contains("IDF1"), "{table}");
+    let seq = d.join("quiet");
+    for f in [
+        "seqinfo.ini",
+        "det/det.txt",
+        "gt/gt.txt",
+        "aisle.txt",
+        "greedy.txt",
+    ] {
+        assert!(seq.join(f).is_file(), "{f} not exported");
+    }
+    let out = d.join("tracks.txt");
+    let o = aisle(&[
+        "track",
+        "--det",
+        seq.join("det/det.txt").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--gt",
+        seq.join("gt/gt.txt").to_str().unwrap(),
+    ]);
+    ok_stdout(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    // seqinfo.ini gave the frame rate.
+    assert!(err.contains("600 frames at 10 fps"), "{err}");
+    let idf1: f64 = err
+        .split("IDF1 ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no IDF1 in {err}"));
+    assert!(idf1 > 0.8, "IDF1 {idf1} on the quiet store");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let rows: Vec<&str> = text.lines().collect();
+    assert!(rows.len() > 500, "{} track rows", rows.len());
+    for row in &rows {
+        let cols: Vec<&str> = row.split(',').collect();
+        assert_eq!(cols.len(), 10, "{row}");
+        assert!(cols[1].parse::<u64>().unwrap() >= 1, "{row}");
+    }
+}
+
+#[test]
+fn bad_tracking_inputs_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.txt");
+    let out = dir.path().join("out.txt");
+    let o = aisle(&[
+        "track",
+        "--det",
+        missing.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_clean_failure(&o, &["nope.txt"]);
+
+    let bad = dir.path().join("det.txt");
+    std::fs::write(
+        &bad,
+        "1,-1,10,20,30,80,0.9,-1,-1,-1\n2,-1,10,twenty,30,80,0.9,-1,-1,-1\n",
+    )
+    .unwrap();
+    let o = aisle(&[
+        "track",
+        "--det",
+        bad.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_clean_failure(&o, &["det.txt", "2", "twenty"]);
+
+    let good = dir.path().join("good.txt");
+    std::fs::write(&good, "1,-1,10,20,30,80,0.9,-1,-1,-1\n").unwrap();
+    let o = aisle(&[
+        "track",
+        "--det",
+        good.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--frame-size",
+        "big",
+    ]);
+    assert_clean_failure(&o, &["--frame-size", "big"]);
+    let o = aisle(&[
+        "track",
+        "--det",
+        good.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--fps",
+        "0",
+    ]);
+    assert_clean_failure(&o, &["frame rate 0"]);
+
+    let cfg = dir.path().join("aisle.toml");
+    std::fs::write(&cfg, "[tracker]\nhigh_score = 0.3\nlow_score = 0.4\n").unwrap();
+    let o = aisle(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "track",
+        "--det",
+        good.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_clean_failure(&o, &["aisle.toml", "tracker.low_score", "0.4"]);
+
+    let o = aisle(&["eval", "tracking", "--scenario", "rush-hour"]);
+    assert_clean_failure(&o, &["rush-hour", "quiet, moderate, busy, crowded"]);
+    let o = aisle(&["eval", "tracking", "--min-visibility", "2"]);
+    assert_clean_failure(&o, &["--min-visibility 2"]);
+}
