@@ -48,10 +48,12 @@ check: build
 	$(CARGO) run --release -q -p aisled -- check
 
 ## bench: per-stage medians (decode, preprocess, inference, postprocess) for both detectors,
-## and camera ingest throughput (4 RTSP cameras, H.264 and H.265) in frames per second per core.
+## camera ingest throughput (4 RTSP cameras, H.264 and H.265) in frames per second per core,
+## and the tracker's update cost with 10, 50 and 200 people in view.
 bench: models media
 	$(CARGO) bench -p aisled --bench pipeline
 	$(CARGO) bench -p aisled --bench ingest
+	$(CARGO) bench -p aisle-track --bench update
 
 ## goldens: regenerate the Python reference outputs (read scripts/reference_detect.py first).
 goldens: models media

@@ -153,6 +153,40 @@ fn track_reruns_an_exported_motchallenge_sequence() {
 }
 
 #[test]
+fn several_seeds_give_means_and_deviations() {
+    let table = ok_stdout(&aisle(&[
+        "eval",
+        "tracking",
+        "--scenario",
+        "quiet",
+        "--duration",
+        "30",
+        "--seeds",
+        "3",
+    ]));
+    let rows: Vec<&str> = table.lines().filter(|l| l.starts_with("quiet")).collect();
+    assert_eq!(rows.len(), 2, "{table}");
+    for row in rows {
+        assert!(row.contains(" 3 ") && row.contains('±'), "{row}");
+    }
+    let json = ok_stdout(&aisle(&[
+        "eval",
+        "tracking",
+        "--scenario",
+        "quiet",
+        "--duration",
+        "30",
+        "--seeds",
+        "3",
+        "--json",
+    ]));
+    let v: Vec<Value> = serde_json::from_str(&json).unwrap();
+    let seeds: Vec<u64> = v.iter().map(|r| r["seed"].as_u64().unwrap()).collect();
+    assert_eq!(seeds.len(), 3);
+    assert!(seeds.windows(2).all(|w| w[1] == w[0] + 1), "{seeds:?}");
+}
+
+#[test]
 fn bad_tracking_inputs_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.txt");
@@ -219,6 +253,8 @@ fn bad_tracking_inputs_are_clear_errors() {
 
     let o = aisle(&["eval", "tracking", "--scenario", "rush-hour"]);
     assert_clean_failure(&o, &["rush-hour", "quiet, moderate, busy, crowded"]);
+    let o = aisle(&["eval", "tracking", "--seeds", "0"]);
+    assert_clean_failure(&o, &["--seeds 0"]);
     let o = aisle(&["eval", "tracking", "--min-visibility", "2"]);
     assert_clean_failure(&o, &["--min-visibility 2"]);
 }

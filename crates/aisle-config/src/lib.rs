@@ -253,6 +253,8 @@ pub struct TrackerSection {
     pub confirm_hits: Option<u32>,
     /// Seconds a lost track is kept for re-identification (default 3).
     pub max_lost_s: Option<f64>,
+    /// Seconds a lost track is kept when the person stood still when last seen (default 10).
+    pub max_lost_still_s: Option<f64>,
 }
 
 impl Config {
@@ -350,13 +352,18 @@ impl Config {
                 "must be at least 1",
             ));
         }
-        if let Some(s) = t.max_lost_s {
-            if !(s.is_finite() && (0.0..=3600.0).contains(&s)) {
-                return Err(invalid(
-                    "tracker.max_lost_s",
-                    s.to_string(),
-                    "must be between 0 and 3600 seconds",
-                ));
+        for (key, v) in [
+            ("tracker.max_lost_s", t.max_lost_s),
+            ("tracker.max_lost_still_s", t.max_lost_still_s),
+        ] {
+            if let Some(s) = v {
+                if !(s.is_finite() && (0.0..=3600.0).contains(&s)) {
+                    return Err(invalid(
+                        key,
+                        s.to_string(),
+                        "must be between 0 and 3600 seconds",
+                    ));
+                }
             }
         }
         if self.runtime.threads == 0 || self.runtime.threads > 256 {

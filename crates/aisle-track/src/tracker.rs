@@ -120,6 +120,9 @@ pub struct TrackerConfig {
     pub confirm_hits: u32,
     /// Seconds a lost track is kept for re-identification.
     pub max_lost_s: f64,
+    /// Seconds a lost track is kept when it was standing still when last seen (shoppers at a
+    /// display or in a queue hidden by people in front of them for a while).
+    pub max_lost_still_s: f64,
     /// Seconds a lost track is kept when it was last seen touching the frame edge (it most
     /// likely left the view; a new person entering there must not inherit its id). Needs
     /// [`Tracker::set_frame_size`].
@@ -143,6 +146,7 @@ impl Default for TrackerConfig {
             momentum_span: 3,
             confirm_hits: 2,
             max_lost_s: 3.0,
+            max_lost_still_s: 10.0,
             max_lost_at_edge_s: 0.5,
             edge_margin_px: 4.0,
             kalman: KalmanConfig::default(),
@@ -213,6 +217,13 @@ impl TrackerConfig {
             return Err(TrackError::InvalidConfig {
                 field: "max_lost_s",
                 value: self.max_lost_s.to_string(),
+                why: "must be a finite number of seconds >= 0",
+            });
+        }
+        if !(self.max_lost_still_s.is_finite() && self.max_lost_still_s >= 0.0) {
+            return Err(TrackError::InvalidConfig {
+                field: "max_lost_still_s",
+                value: self.max_lost_still_s.to_string(),
                 why: "must be a finite number of seconds >= 0",
             });
         }
@@ -649,6 +660,9 @@ impl Tracker {
                 (Some((w, h)), Some(o)) if touches_edge(&o.bbox, w, h, cfg.edge_margin_px) => {
                     cfg.max_lost_at_edge_s.min(cfg.max_lost_s)
                 }
+                _ if s.history.len() >= 2 && s.direction(cfg.momentum_span).is_none() => {
+                    cfg.max_lost_still_s.max(cfg.max_lost_s)
+                }
                 _ => cfg.max_lost_s,
             };
             let gone = self.frame.is_some_and(|(w, h)| {
@@ -941,9 +955,9 @@ mod tests {
         tr.update(&[], t(2)).unwrap();
         assert!(tr.tracks().is_empty());
         assert_eq!(tr.removed(), &[fp]);
-        // A real person: confirmed on the second hit.
+        // A real person walking: confirmed on the second hit.
         tr.update(&[person(100.0, 300.0, 0.9)], t(3)).unwrap();
-        tr.update(&[person(102.0, 300.0, 0.9)], t(4)).unwrap();
+        tr.update(&[person(120.0, 300.0, 0.9)], t(4)).unwrap();
         let id = tr.tracks()[0].id;
         assert_ne!(id, fp);
         assert!(tr.tracks()[0].is_active());
@@ -957,6 +971,44 @@ mod tests {
         assert_eq!(tr.removed(), &[id]);
         tr.update(&[], t(16)).unwrap();
         assert!(tr.removed().is_empty());
+    }
+
+    #[test]
+    fn a_standing_person_is_kept_longer_than_a_walking_one() {
+        let cfg = TrackerConfig {
+            max_lost_s: 1.0,
+            max_lost_still_s: 4.0,
+            ..Default::default()
+        };
+        let mut tr = Tracker::new(cfg).unwrap();
+        // A stands at x = 200, B walks right; both are hidden from frame 10 on.
+        for i in 0..10 {
+            let dets = [
+                person(200.0, 300.0, 0.9),
+                person(400.0 + 15.0 * i as f32, 300.0, 0.9),
+            ];
+            tr.update(&dets, t(i)).unwrap();
+        }
+        let standing = tr.tracks().iter().find(|t| t.bbox.x1 < 300.0).unwrap().id;
+        for i in 10..=20 {
+            tr.update(&[], t(i)).unwrap();
+        }
+        // B is gone after 1 s; A is still kept (lost) ...
+        assert_eq!(
+            tr.tracks().iter().map(|t| t.id).collect::<Vec<_>>(),
+            vec![standing]
+        );
+        for i in 21..50 {
+            tr.update(&[], t(i)).unwrap();
+        }
+        // ... and found again where they stood 4 s after being hidden.
+        tr.update(&[person(201.0, 300.0, 0.8)], t(50)).unwrap();
+        assert_eq!(active(&tr).first().map(|a| a.0), Some(standing));
+        // After 4 s, a standing track is removed too.
+        for i in 51..=91 {
+            tr.update(&[], t(i)).unwrap();
+        }
+        assert!(tr.tracks().is_empty());
     }
 
     #[test]

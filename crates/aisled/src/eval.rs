@@ -46,7 +46,11 @@ pub struct TrackingArgs {
     /// are not expected from the tracker.
     #[arg(long, value_name = "FRACTION", default_value_t = DEFAULT_MIN_VISIBILITY)]
     min_visibility: f32,
-    /// Print JSON instead of the table.
+    /// Run this many seeds per scenario (from the scenario's seed, or --seed, upwards) and print
+    /// the mean and standard deviation of each metric.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    seeds: u64,
+    /// Print JSON instead of the table (one object per scenario and seed).
     #[arg(long)]
     json: bool,
     /// Write each scenario in the MOTChallenge layout under this folder (seqinfo.ini, det/det.txt,
@@ -133,30 +137,39 @@ fn tracking(a: &TrackingArgs, tracker: TrackerConfig) -> Result<ExitCode> {
         };
         scenarios.push(s);
     }
+    if a.seeds == 0 || (a.seeds > 1 && a.export.is_some()) {
+        bail!(
+            "--seeds {} is invalid: give at least 1 (and only 1 with --export)",
+            a.seeds
+        );
+    }
     let mut results = Vec::new();
     for mut s in scenarios {
-        if let Some(seed) = a.seed {
-            s.seed = seed;
-        }
         if let Some(d) = a.duration {
             s.duration_s = d;
         }
-        s.validate()
-            .with_context(|| format!("scenario {}", s.name))?;
-        let sim =
-            aisle_sim::simulate(&s).with_context(|| format!("simulating scenario {}", s.name))?;
-        let r = evaluate_scenario(&s, &sim, a.min_visibility, tracker)?;
-        if let Some(dir) = &a.export {
-            export(dir, &s, &sim, a.min_visibility, tracker)?;
+        let first = a.seed.unwrap_or(s.seed);
+        for k in 0..a.seeds {
+            s.seed = first.wrapping_add(k);
+            s.validate()
+                .with_context(|| format!("scenario {}", s.name))?;
+            let sim = aisle_sim::simulate(&s)
+                .with_context(|| format!("simulating scenario {} (seed {})", s.name, s.seed))?;
+            let r = evaluate_scenario(&s, &sim, a.min_visibility, tracker)?;
+            if let Some(dir) = &a.export {
+                export(dir, &s, &sim, a.min_visibility, tracker)?;
+            }
+            results.push(r);
         }
-        results.push(r);
     }
     let mut out = std::io::stdout().lock();
     if a.json {
         serde_json::to_writer_pretty(&mut out, &results)?;
         writeln!(out)?;
-    } else {
+    } else if a.seeds == 1 {
         write_table(&mut out, &results, a.min_visibility)?;
+    } else {
+        write_summary(&mut out, &results, a.seeds, a.min_visibility)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -270,6 +283,60 @@ fn write_table(
     writeln!(
         out,
         "(ground truth: people at least {:.0}% visible; IoU 0.5 for MOTA/IDF1, HOTA over IoU 0.05..0.95)",
+        min_visibility * 100.0
+    )?;
+    Ok(())
+}
+
+fn mean_sd(xs: impl Iterator<Item = f64>) -> (f64, f64) {
+    let v: Vec<f64> = xs.collect();
+    let n = v.len().max(1) as f64;
+    let m = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0).max(1.0);
+    (m, var.sqrt())
+}
+
+/// Mean and standard deviation over seeds, per scenario and tracker.
+fn write_summary(
+    out: &mut impl Write,
+    results: &[ScenarioResult],
+    seeds: u64,
+    min_visibility: f32,
+) -> Result<()> {
+    writeln!(
+        out,
+        "scenario  tracker   seeds  in view (mean)  MOTA          IDF1          HOTA          IDSW (mean)"
+    )?;
+    let mut names: Vec<&str> = Vec::new();
+    for r in results {
+        if !names.contains(&r.scenario.as_str()) {
+            names.push(&r.scenario);
+        }
+    }
+    for name in names {
+        let rs: Vec<&ScenarioResult> = results.iter().filter(|r| r.scenario == name).collect();
+        let (view, _) = mean_sd(rs.iter().map(|r| r.mean_in_view));
+        for (label, pick) in [
+            (
+                "aisle",
+                (|r: &ScenarioResult| &r.tracker) as fn(&ScenarioResult) -> &Row,
+            ),
+            ("greedy", |r: &ScenarioResult| &r.baseline),
+        ] {
+            let (mota, mota_sd) = mean_sd(rs.iter().map(|r| pick(r).mota));
+            let (idf1, idf1_sd) = mean_sd(rs.iter().map(|r| pick(r).idf1));
+            let (hota, hota_sd) = mean_sd(rs.iter().map(|r| pick(r).hota));
+            let (idsw, _) = mean_sd(rs.iter().map(|r| pick(r).id_switches as f64));
+            writeln!(
+                out,
+                "{name:<9} {label:<8} {:>6}  {view:>13.1}  {mota:.3} ±{mota_sd:.3}  {idf1:.3} ±{idf1_sd:.3}  {hota:.3} ±{hota_sd:.3}  {idsw:>8.1}",
+                rs.len()
+            )?;
+        }
+    }
+    writeln!(
+        out,
+        "({seeds} seeds per scenario: mean ± standard deviation; ground truth: people at least {:.0}% visible)",
         min_visibility * 100.0
     )?;
     Ok(())

@@ -122,6 +122,7 @@ pub fn tracker_config(config: &Config) -> aisle_track::TrackerConfig {
         recovery_iou: t.recovery_iou.unwrap_or(d.recovery_iou),
         confirm_hits: t.confirm_hits.unwrap_or(d.confirm_hits),
         max_lost_s: t.max_lost_s.unwrap_or(d.max_lost_s),
+        max_lost_still_s: t.max_lost_still_s.unwrap_or(d.max_lost_still_s),
         ..d
     }
 }
