@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Bounded coverage-guided fuzzing (cargo-fuzz / libFuzzer) of what cameras feed the decoders:
+# Bounded coverage-guided fuzzing (cargo-fuzz / libFuzzer) of what cameras feed the decoders, and
+# of detections and MOTChallenge files fed to the tracker, its parser and the metrics:
 #   scripts/fuzz.sh [SECONDS] [--explore]      default 60 s per target
 # Seeds the corpus with real access units of the sample videos and fails (exit 1) on any crash,
 # keeping the input under fuzz/artifacts/. By default (as `make test` runs it) each run starts
@@ -68,6 +69,13 @@ for name, mode, h265 in (("vtest.h264", 0, False), ("vtest.h264", 1, False), ("v
             f.write(body)
 PY
 
+# Seed corpus of the tracker target: MOTChallenge text from our fixtures (mode byte 0).
+mkdir -p "$CORPUS/track_detections"
+for f in "$REPO"/tests/fixtures/mot/*/gt.txt; do
+  name=$(basename "$(dirname "$f")")
+  { printf '\0'; head -c 4000 "$f"; } >"$CORPUS/track_detections/seed-$name"
+done
+
 RUN_CORPUS=$CORPUS
 SEED=(-seed=1)
 if [[ $EXPLORE != --explore ]]; then
@@ -82,9 +90,12 @@ fi
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR=$AISLE_CACHE/fuzz-target
 cd "$REPO/fuzz"
-for target in decode_access_units; do
+# Inputs up to 256 KiB for the decoders (several access units), 16 KiB for the tracker (hundreds of
+# detections: the metrics' assignments are cubic in the boxes per frame).
+declare -A MAX_LEN=([decode_access_units]=262144 [track_detections]=16384)
+for target in decode_access_units track_detections; do
   log "fuzzing $target for ${SECONDS_PER_TARGET}s"
   "$TOOLS/bin/cargo-fuzz" run --release "$target" "$RUN_CORPUS/$target" -- \
-    -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=3072 -max_len=262144 "${SEED[@]}" \
+    -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=3072 -max_len="${MAX_LEN[$target]}" "${SEED[@]}" \
     || die "fuzz target $target failed: the crashing input is in fuzz/artifacts/$target/"
 done
