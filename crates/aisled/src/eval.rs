@@ -151,8 +151,7 @@ fn tracking(a: &TrackingArgs, tracker: TrackerConfig) -> Result<ExitCode> {
         let first = a.seed.unwrap_or(s.seed);
         for k in 0..a.seeds {
             s.seed = first.wrapping_add(k);
-            s.validate()
-                .with_context(|| format!("scenario {}", s.name))?;
+            s.validate()?;
             let sim = aisle_sim::simulate(&s)
                 .with_context(|| format!("simulating scenario {} (seed {})", s.name, s.seed))?;
             let r = evaluate_scenario(&s, &sim, a.min_visibility, tracker)?;
