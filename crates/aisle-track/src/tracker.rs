@@ -547,13 +547,17 @@ impl Tracker {
                         ((1.0 - fused) - cfg.momentum_weight * m * d.score)
                             .clamp(0.0, 1.0 - cfg.match_iou)
                     });
-            for &(r, c) in matches {
-                let k = pool[r as usize] as usize;
-                let di = high[c as usize] as usize;
-                self.slot_matched[k] = true;
-                self.det_used[di] = true;
-            }
-            Self::apply_matches(&mut self.slots, matches, pool, high, detections, time, &cfg);
+            let marks = (&mut self.slot_matched[..], &mut self.det_used[..]);
+            Self::apply_matches(
+                &mut self.slots,
+                marks,
+                matches,
+                pool,
+                high,
+                detections,
+                time,
+                &cfg,
+            );
         }
 
         // 3. Low-score detections against the remaining confirmed (not lost) tracks.
@@ -572,11 +576,17 @@ impl Tracker {
                         let d = &detections[low[c] as usize];
                         1.0 - s.track.bbox.iou(&d.bbox)
                     });
-            for &(r, c) in matches {
-                self.slot_matched[pool[r as usize] as usize] = true;
-                self.det_used[low[c as usize] as usize] = true;
-            }
-            Self::apply_matches(&mut self.slots, matches, pool, low, detections, time, &cfg);
+            let marks = (&mut self.slot_matched[..], &mut self.det_used[..]);
+            Self::apply_matches(
+                &mut self.slots,
+                marks,
+                matches,
+                pool,
+                low,
+                detections,
+                time,
+                &cfg,
+            );
         }
 
         // 4. Observation-centric recovery: last observed boxes against remaining high detections.
@@ -599,11 +609,17 @@ impl Tracker {
                             None => f32::INFINITY,
                         }
                     });
-            for &(r, c) in matches {
-                self.slot_matched[pool[r as usize] as usize] = true;
-                self.det_used[high[c as usize] as usize] = true;
-            }
-            Self::apply_matches(&mut self.slots, matches, pool, high, detections, time, &cfg);
+            let marks = (&mut self.slot_matched[..], &mut self.det_used[..]);
+            Self::apply_matches(
+                &mut self.slots,
+                marks,
+                matches,
+                pool,
+                high,
+                detections,
+                time,
+                &cfg,
+            );
         }
 
         // 5. Tentative tracks against the remaining high detections.
@@ -628,11 +644,17 @@ impl Tracker {
                         let fused = if cfg.fuse_score { iou * d.score } else { iou };
                         (1.0 - fused).min(1.0 - cfg.recovery_iou)
                     });
-            for &(r, c) in matches {
-                self.slot_matched[pool[r as usize] as usize] = true;
-                self.det_used[high[c as usize] as usize] = true;
-            }
-            Self::apply_matches(&mut self.slots, matches, pool, high, detections, time, &cfg);
+            let marks = (&mut self.slot_matched[..], &mut self.det_used[..]);
+            Self::apply_matches(
+                &mut self.slots,
+                marks,
+                matches,
+                pool,
+                high,
+                detections,
+                time,
+                &cfg,
+            );
         }
 
         // 6. Lifecycle of unmatched tracks.
@@ -758,9 +780,12 @@ impl Tracker {
         Ok(&self.out)
     }
 
-    /// Kalman update (with the observation-centric re-update after a gap) for matched pairs.
+    /// Kalman update (with the observation-centric re-update after a gap) for matched pairs,
+    /// marking the slots (`marks.0`) and detections (`marks.1`) as used.
+    #[allow(clippy::too_many_arguments)]
     fn apply_matches(
         slots: &mut heapless::Vec<Slot, MAX_TRACKS>,
+        marks: (&mut [bool], &mut [bool]),
         matches: &[(u32, u32)],
         pool: &[u32],
         dets: &[u32],
@@ -769,9 +794,13 @@ impl Tracker {
         cfg: &TrackerConfig,
     ) {
         let now = time.as_secs_f64();
+        let (slot_matched, det_used) = marks;
         for &(r, c) in matches {
-            let s = &mut slots[pool[r as usize] as usize];
+            let k = pool[r as usize] as usize;
             let di = dets[c as usize] as usize;
+            slot_matched[k] = true;
+            det_used[di] = true;
+            let s = &mut slots[k];
             let d = &detections[di];
             match (s.missed, s.last_obs().copied()) {
                 (missed, Some(last)) if missed > 0 => {
