@@ -356,6 +356,13 @@ fn momentum(dir: Option<(f32, f32)>, from: &BBox, to: &BBox) -> f32 {
     (std::f32::consts::FRAC_PI_2 - cos.acos()) / std::f32::consts::PI
 }
 
+/// Which detections an association stage takes.
+#[derive(Debug, Clone, Copy)]
+enum Pool {
+    High,
+    Low,
+}
+
 /// The multi-object tracker of one camera.
 pub struct Tracker {
     cfg: TrackerConfig,
@@ -521,141 +528,68 @@ impl Tracker {
         self.slot_matched.resize(self.slots.len(), false);
 
         // 2. High-score detections against confirmed and lost tracks.
-        self.pool.clear();
-        for (k, s) in self.slots.iter().enumerate() {
-            if s.track.state != TrackState::Tentative {
-                self.pool.push(k as u32);
-            }
-        }
-        {
-            let (slots, pool, high) = (&self.slots, &self.pool, &self.high);
-            let matches =
-                self.assigner
-                    .solve(pool.len(), high.len(), 1.0 - cfg.match_iou, |r, c| {
-                        let s = &slots[pool[r] as usize];
-                        let d = &detections[high[c] as usize];
-                        let iou = s.track.bbox.iou(&d.bbox);
-                        if iou < cfg.match_iou {
-                            return f32::INFINITY;
-                        }
-                        let fused = if cfg.fuse_score { iou * d.score } else { iou };
-                        let m = match s.last_obs() {
-                            Some(o) => momentum(s.direction(cfg.momentum_span), &o.bbox, &d.bbox),
-                            None => 0.0,
-                        };
-                        // Within the gate, rank by fused IoU and momentum; the gate itself is on IoU.
-                        ((1.0 - fused) - cfg.momentum_weight * m * d.score)
-                            .clamp(0.0, 1.0 - cfg.match_iou)
-                    });
-            let marks = (&mut self.slot_matched[..], &mut self.det_used[..]);
-            Self::apply_matches(
-                &mut self.slots,
-                marks,
-                matches,
-                pool,
-                high,
-                detections,
-                time,
-                &cfg,
-            );
-        }
+        let gate = 1.0 - cfg.match_iou;
+        self.associate(
+            Pool::High,
+            |s, _| s.track.state != TrackState::Tentative,
+            gate,
+            |s, d| {
+                let iou = s.track.bbox.iou(&d.bbox);
+                if iou < cfg.match_iou {
+                    return f32::INFINITY;
+                }
+                let fused = if cfg.fuse_score { iou * d.score } else { iou };
+                let m = match s.last_obs() {
+                    Some(o) => momentum(s.direction(cfg.momentum_span), &o.bbox, &d.bbox),
+                    None => 0.0,
+                };
+                // Within the gate, rank by fused IoU and momentum; the gate itself is on IoU.
+                ((1.0 - fused) - cfg.momentum_weight * m * d.score).clamp(0.0, gate)
+            },
+            detections,
+            time,
+        );
 
         // 3. Low-score detections against the remaining confirmed (not lost) tracks.
-        self.pool.clear();
-        for (k, s) in self.slots.iter().enumerate() {
-            if s.track.state == TrackState::Confirmed && !self.slot_matched[k] && s.missed <= 1 {
-                self.pool.push(k as u32);
-            }
-        }
-        {
-            let (slots, pool, low) = (&self.slots, &self.pool, &self.low);
-            let matches =
-                self.assigner
-                    .solve(pool.len(), low.len(), 1.0 - cfg.low_match_iou, |r, c| {
-                        let s = &slots[pool[r] as usize];
-                        let d = &detections[low[c] as usize];
-                        1.0 - s.track.bbox.iou(&d.bbox)
-                    });
-            let marks = (&mut self.slot_matched[..], &mut self.det_used[..]);
-            Self::apply_matches(
-                &mut self.slots,
-                marks,
-                matches,
-                pool,
-                low,
-                detections,
-                time,
-                &cfg,
-            );
-        }
+        self.associate(
+            Pool::Low,
+            |s, matched| s.track.state == TrackState::Confirmed && !matched && s.missed <= 1,
+            1.0 - cfg.low_match_iou,
+            |s, d| 1.0 - s.track.bbox.iou(&d.bbox),
+            detections,
+            time,
+        );
 
         // 4. Observation-centric recovery: last observed boxes against remaining high detections.
-        self.high.retain(|&i| !self.det_used[i as usize]);
-        self.pool.clear();
-        for (k, s) in self.slots.iter().enumerate() {
-            if s.track.state != TrackState::Tentative && !self.slot_matched[k] {
-                self.pool.push(k as u32);
-            }
-        }
-        {
-            let (slots, pool, high) = (&self.slots, &self.pool, &self.high);
-            let matches =
-                self.assigner
-                    .solve(pool.len(), high.len(), 1.0 - cfg.recovery_iou, |r, c| {
-                        let s = &slots[pool[r] as usize];
-                        let d = &detections[high[c] as usize];
-                        match s.last_obs() {
-                            Some(o) => 1.0 - o.bbox.iou(&d.bbox),
-                            None => f32::INFINITY,
-                        }
-                    });
-            let marks = (&mut self.slot_matched[..], &mut self.det_used[..]);
-            Self::apply_matches(
-                &mut self.slots,
-                marks,
-                matches,
-                pool,
-                high,
-                detections,
-                time,
-                &cfg,
-            );
-        }
+        self.associate(
+            Pool::High,
+            |s, matched| s.track.state != TrackState::Tentative && !matched,
+            1.0 - cfg.recovery_iou,
+            |s, d| {
+                s.last_obs()
+                    .map_or(f32::INFINITY, |o| 1.0 - o.bbox.iou(&d.bbox))
+            },
+            detections,
+            time,
+        );
 
         // 5. Tentative tracks against the remaining high detections.
-        self.high.retain(|&i| !self.det_used[i as usize]);
-        self.pool.clear();
-        for (k, s) in self.slots.iter().enumerate() {
-            if s.track.state == TrackState::Tentative {
-                self.pool.push(k as u32);
-            }
-        }
-        {
-            let (slots, pool, high) = (&self.slots, &self.pool, &self.high);
-            let matches =
-                self.assigner
-                    .solve(pool.len(), high.len(), 1.0 - cfg.recovery_iou, |r, c| {
-                        let s = &slots[pool[r] as usize];
-                        let d = &detections[high[c] as usize];
-                        let iou = s.track.bbox.iou(&d.bbox);
-                        if iou < cfg.recovery_iou {
-                            return f32::INFINITY;
-                        }
-                        let fused = if cfg.fuse_score { iou * d.score } else { iou };
-                        (1.0 - fused).min(1.0 - cfg.recovery_iou)
-                    });
-            let marks = (&mut self.slot_matched[..], &mut self.det_used[..]);
-            Self::apply_matches(
-                &mut self.slots,
-                marks,
-                matches,
-                pool,
-                high,
-                detections,
-                time,
-                &cfg,
-            );
-        }
+        let gate = 1.0 - cfg.recovery_iou;
+        self.associate(
+            Pool::High,
+            |s, _| s.track.state == TrackState::Tentative,
+            gate,
+            |s, d| {
+                let iou = s.track.bbox.iou(&d.bbox);
+                if iou < cfg.recovery_iou {
+                    return f32::INFINITY;
+                }
+                let fused = if cfg.fuse_score { iou * d.score } else { iou };
+                (1.0 - fused).min(gate)
+            },
+            detections,
+            time,
+        );
 
         // 6. Lifecycle of unmatched tracks.
         for (k, s) in self.slots.iter_mut().enumerate() {
@@ -778,6 +712,55 @@ impl Tracker {
             let _ = self.out.push(s.track);
         }
         Ok(&self.out)
+    }
+
+    /// One association stage: the tracks chosen by `take` (given the slot and whether it was
+    /// matched earlier in this frame) against the still unused detections of `which`, by optimal
+    /// assignment on `cost` (pairs costing more than `max_cost` are not admissible).
+    fn associate(
+        &mut self,
+        which: Pool,
+        take: impl Fn(&Slot, bool) -> bool,
+        max_cost: f32,
+        cost: impl Fn(&Slot, &Detection) -> f32,
+        detections: &[Detection],
+        time: MediaTime,
+    ) {
+        let Self {
+            slots,
+            pool,
+            high,
+            low,
+            assigner,
+            slot_matched,
+            det_used,
+            cfg,
+            ..
+        } = self;
+        let dets = match which {
+            Pool::High => high,
+            Pool::Low => low,
+        };
+        dets.retain(|&i| !det_used[i as usize]);
+        pool.clear();
+        for (k, s) in slots.iter().enumerate() {
+            if take(s, slot_matched[k]) {
+                pool.push(k as u32);
+            }
+        }
+        let matches = assigner.solve(pool.len(), dets.len(), max_cost, |r, c| {
+            cost(&slots[pool[r] as usize], &detections[dets[c] as usize])
+        });
+        Self::apply_matches(
+            slots,
+            (slot_matched, det_used),
+            matches,
+            pool,
+            dets,
+            detections,
+            time,
+            cfg,
+        );
     }
 
     /// Kalman update (with the observation-centric re-update after a gap) for matched pairs,
