@@ -15,12 +15,19 @@ MODEL ?= centernet
 demo: models media build
 	$(CARGO) run --release -q -p aisled -- detect --input $(VIDEO) --model $(MODEL)
 
-## test: fetch what is missing, then formatting, lints, the golden check, bounded fuzzing and every test.
+# The CUDA 12.6 NVRTC of the venv's nvidia-cuda-nvrtc-cu12 wheel (scripts/setup.sh): aisle-gpu's
+# tests compile the kernels with it and, with AISLE_REQUIRE_NVRTC=1, fail instead of skipping
+# without it. Expanded when used, i.e. after `setup` has built the venv.
+NVRTC_LIB_DIR = $(shell $(AISLE_CACHE)/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null)/nvidia/cuda_nvrtc/lib
+
+## test: fetch what is missing, then formatting, lints, the golden check, bounded fuzzing and every test
+## (aisle-gpu's kernels compiled by NVRTC for sm_87 and sm_72 within their register budget).
 test: models media lint fuzz
 	$(AISLE_CACHE)/venv/bin/python scripts/reference_detect.py --check tests/golden/detect_centernet.json --video $(AISLE_CACHE)/media/vtest.mp4
 	$(AISLE_CACHE)/venv/bin/python scripts/reference_detect.py --check tests/golden/detect_nanodet.json --video $(AISLE_CACHE)/media/vtest.mp4
 	$(AISLE_CACHE)/venv/bin/python scripts/motmetrics_reference.py --check tests/golden/motmetrics.json
-	$(CARGO) test --workspace
+	@test -f "$(NVRTC_LIB_DIR)/libnvrtc.so.12" || { echo "libnvrtc.so.12 not found in '$(NVRTC_LIB_DIR)': rm -rf $(AISLE_CACHE)/venv and run scripts/setup.sh --venv" >&2; exit 1; }
+	LD_LIBRARY_PATH="$(NVRTC_LIB_DIR)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}" AISLE_REQUIRE_NVRTC=1 $(CARGO) test --workspace
 
 setup:
 	scripts/setup.sh

@@ -3,7 +3,8 @@
 #   scripts/setup.sh          Debian packages (needs root or sudo), cargo check, converter venv, ORT library
 #   scripts/setup.sh --venv   only the converter venv and the ORT library (used by fetch-models.sh)
 # The venv ($AISLE_VENV) holds TensorFlow + tf2onnx + onnxruntime, used only to convert and check
-# models, and py-motmetrics + TrackEval, the references of the MOT metrics' golden check.
+# models, py-motmetrics + TrackEval, the references of the MOT metrics' golden check, and the CUDA
+# 12.6 NVRTC library that aisle-gpu's tests compile the kernels with.
 # $AISLE_CACHE/lib/libonnxruntime.so is the ONNX Runtime the Rust code loads (ort load-dynamic).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=common.sh
@@ -26,6 +27,11 @@ PIP_DEPS=("tensorflow-cpu==2.15.1" "numpy==1.26.4" "onnx==1.16.2" "tf2onnx==1.17
 # pinned for numpy 1.26 (motmetrics 1.4.0 breaks on numpy 2) and Python 3.11.
 PIP_DEPS+=("motmetrics==1.4.0" "pandas==2.2.3" "scipy==1.14.1" "xmltodict==0.14.2"
   "python-dateutil==2.9.0.post0" "pytz==2025.2" "tzdata==2025.2")
+# NVRTC of CUDA 12.6 (JetPack 6.1/6.2's CUDA): aisle-gpu's tests compile the CUDA kernels for
+# sm_87/sm_72 with it, no GPU needed. Only `make test` puts its lib directory
+# (site-packages/nvidia/cuda_nvrtc/lib) on LD_LIBRARY_PATH; nothing is exported globally. Keep it at
+# the device's CUDA: a newer NVRTC emits PTX that the JetPack 6 driver cannot load.
+PIP_DEPS+=("nvidia-cuda-nvrtc-cu12==12.6.85")
 # Installed without their dependencies (those would pull jax, tensorflow-decision-forests, ...).
 # sn-trackeval is TrackEval (HOTA's reference code); its metrics need only numpy and scipy, its
 # declared dependencies (OpenCV, pycocotools, matplotlib, ...) serve datasets and plots we do not use.
@@ -75,6 +81,8 @@ setup_venv() {
   for s in "${STUBS[@]}"; do mkdir -p "$sp/$(dirname "$s")"; echo "# stub (scripts/setup.sh)" >"$sp/$s"; done
   "$AISLE_VENV/bin/python" -c 'import tensorflowjs, tfjs_graph_converter.api, tf2onnx, onnxruntime, motmetrics, trackeval.metrics.hota' \
     >/dev/null 2>&1 || die "the venv at $AISLE_VENV does not import its packages: rm -rf $AISLE_VENV and re-run scripts/setup.sh"
+  [[ -f $sp/nvidia/cuda_nvrtc/lib/libnvrtc.so.12 ]] \
+    || die "$sp/nvidia/cuda_nvrtc/lib/libnvrtc.so.12 missing after pip install: rm -rf $AISLE_VENV and re-run scripts/setup.sh"
   echo "$want" >"$stamp"
 }
 

@@ -215,8 +215,18 @@ fn check_reports_every_part() {
         "numeric check passed",
         "CUDA driver",
         "NVDEC",
+        "GPU (CUDA kernels)",
     ] {
         assert!(out.contains(needle), "lacks {needle:?}:\n{out}");
+    }
+    // Without a GPU, `preferred` (the default) warns and goes on with the CPU path.
+    let no_gpu = out.contains("libcuda.so.1 not found");
+    if no_gpu {
+        assert!(
+            out.contains("[warn] GPU (CUDA kernels): CUDA driver library libcuda.so.1 not found")
+                && out.contains("preprocessing runs on the CPU"),
+            "{out}"
+        );
     }
     // With the GPU required, a machine without one must fail the check, naming what is missing.
     let dir = tempfile::tempdir().unwrap();
@@ -229,6 +239,20 @@ fn check_reports_every_part() {
     }
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("[FAIL] inference acceleration"), "{out}");
+    if no_gpu {
+        assert!(
+            out.contains("[FAIL] GPU (CUDA kernels): CUDA driver library libcuda.so.1 not found"),
+            "{out}"
+        );
+    }
+    // `off` is satisfied by the CPU.
+    std::fs::write(&config, "[runtime]\ngpu = \"off\"\n").unwrap();
+    let o = aisle(&["--config", config.to_str().unwrap(), "check"], &[]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        out.contains("[ok  ] GPU (CUDA kernels): CPU preprocessing (runtime.gpu = \"off\")"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -145,6 +145,22 @@ pub fn run(config_path: Option<&Path>) -> Result<ExitCode> {
         r.line(status, "inference acceleration", &detail, Some("install an ONNX Runtime built with TensorRT/CUDA (JetPack: meta-tegra-community onnxruntime) and point runtime.ort_library at it"));
     }
 
+    // CUDA kernels (preprocessing): driver, device, NVRTC.
+    let status = aisle_gpu::probe();
+    let (st, detail) = match (status.is_ready(), gpu) {
+        (true, _) => (Status::Ok, status.to_string()),
+        (false, GpuPolicy::Required) => (Status::Fail, status.to_string()),
+        (false, GpuPolicy::Preferred) => (
+            Status::Warn,
+            format!("{status}; preprocessing runs on the CPU"),
+        ),
+        (false, GpuPolicy::Off) => (
+            Status::Ok,
+            "CPU preprocessing (runtime.gpu = \"off\")".into(),
+        ),
+    };
+    r.line(st, "GPU (CUDA kernels)", &detail, None);
+
     // Models.
     let manifest = match crate::pipeline::load_manifest(&config) {
         Ok(m) => {
