@@ -21,7 +21,7 @@ use aisle_infer::manifest::InputDType;
 use aisle_infer::{InputLayout, InputSpec, Manifest, ResizeMode};
 use aisle_types::Nv12Frame;
 use aisle_video::VideoFile;
-use aisle_vision::preprocess::nv12_to_rgb;
+use aisle_vision::preprocess::{geometry, nv12_to_rgb};
 use aisle_vision::{CpuPreprocessor, Preprocessor};
 
 // ---------------------------------------------------------------------------------------------
@@ -186,46 +186,6 @@ fn layout_flag(layout: InputLayout) -> c_int {
     match layout {
         InputLayout::Nchw => LAYOUT_NCHW,
         InputLayout::Nhwc => LAYOUT_NHWC,
-    }
-}
-
-/// The content region and scales: preprocess.rs `geometry()`, restated (it is private there) and
-/// checked against the `InputMapping` the reference returns.
-#[derive(Debug, Clone, Copy)]
-struct Geometry {
-    px: usize,
-    py: usize,
-    cw: usize,
-    ch: usize,
-    sx: f32,
-    sy: f32,
-}
-
-fn geometry(frame_w: usize, frame_h: usize, spec: &InputSpec) -> Geometry {
-    let (w, h) = (spec.width as usize, spec.height as usize);
-    let (fw, fh) = (frame_w as f32, frame_h as f32);
-    match spec.resize {
-        ResizeMode::Stretch => Geometry {
-            px: 0,
-            py: 0,
-            cw: w,
-            ch: h,
-            sx: fw / w as f32,
-            sy: fh / h as f32,
-        },
-        ResizeMode::Letterbox => {
-            let s = (w as f32 / fw).min(h as f32 / fh);
-            let cw = ((fw * s).round() as usize).clamp(1, w);
-            let ch = ((fh * s).round() as usize).clamp(1, h);
-            Geometry {
-                px: (w - cw) / 2,
-                py: (h - ch) / 2,
-                cw,
-                ch,
-                sx: fw / cw as f32,
-                sy: fh / ch as f32,
-            }
-        }
     }
 }
 
@@ -526,12 +486,12 @@ fn check_nv12(kernels: &HostKernels, label: &str, frame: &Nv12Frame, spec: &Inpu
     assert_eq!(
         (mapping.scale_x.to_bits(), mapping.scale_y.to_bits()),
         (g.sx.to_bits(), g.sy.to_bits()),
-        "{label}: restated geometry scales"
+        "{label}: geometry scales"
     );
     assert_eq!(
         (mapping.pad_x, mapping.pad_y),
         (g.px as f32, g.py as f32),
-        "{label}: restated geometry offsets"
+        "{label}: geometry offsets"
     );
     let block = BLOCKS[k % BLOCKS.len()];
     let got = kernels.nv12_to_tensor(frame, spec, ORDER_RGB, block);

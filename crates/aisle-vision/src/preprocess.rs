@@ -51,18 +51,23 @@ impl InputMapping {
     }
 }
 
-/// The content region of the model input and the scale from it to the frame.
+/// The content region of the model input and the scale from it to the frame (step 2 of the
+/// module docs). GPU launchers pass these to their kernels, so both sides use one computation.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Geometry {
-    px: usize,
-    py: usize,
-    cw: usize,
-    ch: usize,
-    sx: f32,
-    sy: f32,
+pub struct Geometry {
+    /// Left and top padding of the content region, in model-input pixels.
+    pub px: usize,
+    pub py: usize,
+    /// Content width and height, in model-input pixels.
+    pub cw: usize,
+    pub ch: usize,
+    /// Frame pixels per content pixel, horizontally and vertically.
+    pub sx: f32,
+    pub sy: f32,
 }
 
-fn geometry(frame_w: usize, frame_h: usize, spec: &InputSpec) -> Geometry {
+/// The geometry of a `frame_w x frame_h` frame in the model input described by `spec`.
+pub fn geometry(frame_w: usize, frame_h: usize, spec: &InputSpec) -> Geometry {
     let (w, h) = (spec.width as usize, spec.height as usize);
     let (fw, fh) = (frame_w as f32, frame_h as f32);
     match spec.resize {
