@@ -124,6 +124,26 @@ pub enum SimError {
 }
 
 impl SimError {
+    /// `Ok` when `v` is finite and in `[lo, hi]`; otherwise the error naming `field` and `v`.
+    pub(crate) fn check_range(
+        scenario: &str,
+        field: &str,
+        v: f64,
+        lo: f64,
+        hi: f64,
+    ) -> Result<(), Self> {
+        if v.is_finite() && v >= lo && v <= hi {
+            Ok(())
+        } else {
+            Err(Self::invalid(
+                scenario,
+                field.to_string(),
+                v.to_string(),
+                &format!("must be in [{lo}, {hi}]"),
+            ))
+        }
+    }
+
     pub(crate) fn invalid(scenario: &str, field: String, value: String, reason: &str) -> Self {
         SimError::InvalidParameter {
             scenario: scenario.to_string(),

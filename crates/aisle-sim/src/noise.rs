@@ -193,17 +193,8 @@ impl NoiseModel {
     }
 
     pub(crate) fn validate(&self, scenario: &str) -> Result<(), SimError> {
-        let check = |field: &str, v: f64, lo: f64, hi: f64| -> Result<(), SimError> {
-            if v.is_finite() && v >= lo && v <= hi {
-                Ok(())
-            } else {
-                Err(SimError::invalid(
-                    scenario,
-                    format!("noise.{field}"),
-                    v.to_string(),
-                    &format!("must be in [{lo}, {hi}]"),
-                ))
-            }
+        let check = |field: &str, v: f64, lo: f64, hi: f64| {
+            SimError::check_range(scenario, &format!("noise.{field}"), v, lo, hi)
         };
         check("jitter_sigma", self.jitter_sigma, 0.0, 0.5)?;
         check("jitter_correlation", self.jitter_correlation, 0.0, 0.99)?;

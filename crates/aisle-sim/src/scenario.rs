@@ -183,18 +183,8 @@ impl Scenario {
     /// Checks every parameter; the error names the field and its value.
     pub fn validate(&self) -> Result<(), SimError> {
         let sc = self.name.as_str();
-        let check = |field: &str, v: f64, lo: f64, hi: f64| -> Result<(), SimError> {
-            if v.is_finite() && v >= lo && v <= hi {
-                Ok(())
-            } else {
-                Err(SimError::invalid(
-                    sc,
-                    field.into(),
-                    v.to_string(),
-                    &format!("must be in [{lo}, {hi}]"),
-                ))
-            }
-        };
+        let check =
+            |field: &str, v: f64, lo: f64, hi: f64| SimError::check_range(sc, field, v, lo, hi);
         let positive = |field: &str, v: f64, hi: f64| -> Result<(), SimError> {
             if v.is_finite() && v > 0.0 && v <= hi {
                 Ok(())
