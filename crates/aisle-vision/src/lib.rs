@@ -5,11 +5,15 @@
 //! - [`decode`]: raw model outputs -> boxes (CenterNet rows, NanoDet GFL distributions).
 //! - [`nms`]: class-wise greedy non-maximum suppression.
 //! - [`detector`]: the three put together around an [`aisle_infer::Engine`].
+//! - [`appearance`]: a person's box in the frame -> [`aisle_types::Appearance`] (colour-name
+//!   histograms of torso and legs) for the tracker.
 
+pub mod appearance;
 pub mod decode;
 pub mod detector;
 pub mod nms;
 pub mod preprocess;
 
+pub use appearance::{colour_class, AppearanceExtractor};
 pub use detector::{Detector, DetectorOptions, StageTimes, VisionError};
 pub use preprocess::{CpuPreprocessor, InputMapping, Preprocessor};
