@@ -6,7 +6,8 @@
 //! [`simulate`] runs a [`Scenario`] and returns a [`SimOutput`]: per frame the detections
 //! (`aisle_types::Detection`, class 0) and the truth boxes ([`TruthBox`]: shopper id, clipped
 //! full-body box, visibility, floor position), plus [`Visit`]s and [`ZoneEvent`]s per shopper
-//! and zone and the [`StoreLayout`] (zones with floor and image polygons, camera).
+//! and zone and the [`StoreLayout`] (zones with floor and image polygons, camera), and per
+//! detection its appearance descriptor ([`SimFrame::appearance`]).
 //! [`Scenario::standard`] has four scenarios; [`to_motchallenge_gt`] / [`to_motchallenge_det`]
 //! export a sequence (`cargo run --release -p aisle-sim --example simstats -- --out DIR` writes
 //! all four and prints their statistics).
@@ -62,9 +63,30 @@
 //! store keeps walking lanes and standing spots away from zone borders, so a shopper does not
 //! flicker in and out of a zone.
 //!
+//! **Appearance** ([`AppearanceModel`]): every detection carries the colour descriptor the
+//! device's extractor would read from it (`aisle_types::Appearance`: colour-name histograms of
+//! the torso and legs regions of the box). Shoppers wear a top and trousers with main colours
+//! drawn from store-crowd palettes (mostly black, grey, blue and white) and a purity of 25-90 %
+//! (the rest shading and trim). A region is painted like the camera sees it: nearer people cover
+//! farther ones, each visible person contributes the garment at that height of their body (hair,
+//! top, trousers) plus 25 % (torso) or 40 % (legs) background between arms and legs, the floor
+//! fills the rest; a person's colours drift slowly with pose and light (log-normal weights,
+//! sd 0.3, AR(1) 0.95 per frame), and small regions give noisy histograms (Dirichlet sampling,
+//! concentration = area / 25 px, clamped to 12-200). Merged boxes mix both people; upper-body
+//! duplicates, the mannequin and the poster have their own looks; random false positives are
+//! background with a patch of colour. The defaults are calibrated on real video: on the sample
+//! video `vtest.mp4` (`cargo run --release -p aisled --example appearance_calibration`) the
+//! extractor's distance between views of the same person 2 s apart has median 0.16 and 90th
+//! percentile 0.26 (CenterNet detections; 0.18 / 0.32 with NanoDet) and between two people
+//! median 0.45, and the share of different-people pairs closer than 95 % of same-person pairs
+//! is 19 % (24 % NanoDet); the simulated moderate store gives 0.17 / 0.28, 0.40 and 22 %
+//! (`cargo run --release -p aisle-sim --example appearance_stats`). The simulation is slightly
+//! optimistic on the overall separation (ROC AUC 0.95 against 0.93 measured).
+//!
 //! **Determinism**: everything is drawn from ChaCha8 streams seeded by `Scenario::seed` (stream 1
-//! for the world, stream 2 for the detector), so the same scenario gives bit-identical output on
-//! every platform, and changing the noise model leaves the shoppers' movements alone.
+//! for the world, stream 2 for the detector, stream 3 for appearance), so the same scenario gives
+//! bit-identical output on every platform, and changing the noise or appearance model leaves the
+//! shoppers' movements (and, for appearance, the detections) alone.
 //!
 //! # Standard scenarios
 //!
@@ -89,6 +111,7 @@
 //! Shelves and fixtures do not occlude; no lens distortion; no groups, children or staff;
 //! people crossing each other's paths do not sidestep; one camera.
 
+mod appearance;
 mod camera;
 mod geom;
 mod layout;
@@ -97,6 +120,7 @@ mod scenario;
 mod sim;
 mod world;
 
+pub use appearance::AppearanceModel;
 pub use camera::Camera;
 pub use geom::Rect;
 pub use layout::{

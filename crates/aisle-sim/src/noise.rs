@@ -5,6 +5,9 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Beta, Distribution, Poisson, StandardNormal};
 
+use aisle_types::Appearance;
+
+use crate::appearance::{mix, AppearanceModel, Layer, Owner, Painter};
 use crate::camera::Projector;
 use crate::geom::{Bx, V2};
 use crate::SimError;
@@ -313,6 +316,8 @@ impl NoiseModel {
 pub(crate) struct PersonView {
     /// Internal shopper index (stable across frames).
     pub key: usize,
+    /// The unclipped full-body box.
+    pub full: Bx,
     pub clipped: Bx,
     pub visible_bb: Bx,
     pub visibility: f64,
@@ -337,6 +342,7 @@ pub(crate) struct Detector {
 struct Cand {
     bx: Bx,
     score: f64,
+    app: Appearance,
     /// Index into the frame's person list for true positives.
     person: Option<usize>,
 }
@@ -386,8 +392,9 @@ impl Detector {
         }
     }
 
-    /// Detections for one frame. `people` must be in depth order, nearest first.
-    #[allow(clippy::too_many_lines)]
+    /// Detections for one frame and, when `looks` is enabled, the appearance descriptor of
+    /// each (same order). `people` must be in depth order, nearest first.
+    #[allow(clippy::too_many_lines, clippy::too_many_arguments)]
     pub fn detect(
         &mut self,
         m: &NoiseModel,
@@ -395,10 +402,24 @@ impl Detector {
         floor_w: f64,
         floor_d: f64,
         people: &[PersonView],
-        statics: &[(Bx, f64)],
-    ) -> Vec<aisle_types::Detection> {
+        statics: &[(Bx, Bx, f64)],
+        looks: &AppearanceModel,
+        painter: &mut Painter,
+    ) -> (Vec<aisle_types::Detection>, Vec<Appearance>) {
         let (iw, ih) = (proj.w, proj.h);
         let mut cands: Vec<Cand> = Vec::with_capacity(people.len() + 4);
+        let paint = looks.enabled;
+        if paint {
+            painter.advance(looks);
+        }
+        let layers: Vec<Layer> = people
+            .iter()
+            .map(|p| Layer {
+                full: p.full,
+                clipped: p.clipped,
+                key: Owner::Person(p.key),
+            })
+            .collect();
         for (pi, p) in people.iter().enumerate() {
             let mut st = self.state(p.key, m);
             self.advance_edges(&mut st, m.jitter_correlation);
@@ -418,9 +439,15 @@ impl Detector {
                 } else {
                     let score = (m.mean_score(d) + st.score_bias + m.score_sigma * score_noise)
                         .clamp(0.01, 0.99);
+                    let app = if paint {
+                        painter.paint(looks, &bx, &layers)
+                    } else {
+                        Appearance::default()
+                    };
                     cands.push(Cand {
                         bx,
                         score,
+                        app,
                         person: Some(pi),
                     });
                     if m.duplicate_prob > 0.0 && self.rng.random::<f64>() < m.duplicate_prob {
@@ -430,9 +457,15 @@ impl Detector {
                             ..bx
                         };
                         let s = score * self.rng.random_range(0.2..0.5);
+                        let app = if paint {
+                            painter.paint(looks, &upper, &layers)
+                        } else {
+                            Appearance::default()
+                        };
                         cands.push(Cand {
                             bx: upper,
                             score: s,
+                            app,
                             person: None,
                         });
                     }
@@ -459,6 +492,7 @@ impl Detector {
                         let (a, b) = (cands[i].bx, cands[j].bx);
                         cands[i].bx = a.lerp(&a.union(&b), 0.5);
                         cands[i].score = cands[i].score.max(cands[j].score);
+                        cands[i].app = mix(&cands[i].app, &cands[j].app, 0.4);
                         gone[j] = true;
                         break;
                     }
@@ -476,7 +510,7 @@ impl Detector {
             self.statics
                 .resize(m.static_false_positives.len(), PersonNoise::default());
         }
-        for (si, (s, (bx, vis))) in m.static_false_positives.iter().zip(statics).enumerate() {
+        for (si, (s, (full, bx, vis))) in m.static_false_positives.iter().zip(statics).enumerate() {
             let mut st = self.statics[si];
             if !st.initialised {
                 st.initialised = true;
@@ -495,9 +529,20 @@ impl Detector {
             if u < p_det {
                 let b = self.jittered(bx, &st.edges, m.jitter_sigma).clamp(iw, ih);
                 if b.w() >= 2.0 && b.h() >= 2.0 {
+                    let app = if paint {
+                        let layer = Layer {
+                            full: *full,
+                            clipped: *bx,
+                            key: Owner::Static(si),
+                        };
+                        painter.paint(looks, &b, &[layer])
+                    } else {
+                        Appearance::default()
+                    };
                     cands.push(Cand {
                         bx: b,
                         score: (s.score_mean + s.score_sigma * sn).clamp(0.01, 0.99),
+                        app,
                         person: None,
                     });
                 }
@@ -529,10 +574,16 @@ impl Detector {
                     if upper {
                         c.y2 = c.y1 + frac * c.h();
                     }
+                    let app = if paint {
+                        painter.clutter(looks, &c)
+                    } else {
+                        Appearance::default()
+                    };
                     cands.push(Cand {
                         bx: c,
                         score: (m.false_positive_score_min + m.false_positive_score_span * b)
                             .clamp(0.01, 0.99),
+                        app,
                         person: None,
                     });
                     break;
@@ -554,12 +605,19 @@ impl Detector {
             }
             kept.push(i);
         }
-        kept.into_iter()
+        let apps = if paint {
+            kept.iter().map(|&i| cands[i].app).collect()
+        } else {
+            Vec::new()
+        };
+        let dets = kept
+            .into_iter()
             .map(|i| aisle_types::Detection {
                 bbox: cands[i].bx.to_bbox(),
                 score: cands[i].score as f32,
                 class_id: 0,
             })
-            .collect()
+            .collect();
+        (dets, apps)
     }
 }

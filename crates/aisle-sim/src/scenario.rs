@@ -1,5 +1,6 @@
 //! Scenario parameters, the standard scenarios and their validation.
 
+use crate::appearance::AppearanceModel;
 use crate::camera::Camera;
 use crate::layout::FloorPlan;
 use crate::noise::NoiseModel;
@@ -128,6 +129,8 @@ pub struct Scenario {
     pub floor: FloorPlan,
     pub camera: Camera,
     pub noise: NoiseModel,
+    /// What the appearance descriptors of the detections read.
+    pub appearance: AppearanceModel,
 }
 
 /// Frames per recorded sequence at most (an hour at 120 fps).
@@ -149,6 +152,7 @@ impl Scenario {
             floor: FloorPlan::standard(),
             camera: Camera::default(),
             noise: NoiseModel::default(),
+            appearance: AppearanceModel::default(),
         }
     }
 
@@ -308,6 +312,7 @@ impl Scenario {
             }
         }
 
-        self.noise.validate(sc)
+        self.noise.validate(sc)?;
+        self.appearance.validate(sc)
     }
 }

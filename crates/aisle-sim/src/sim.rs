@@ -1,9 +1,10 @@
 //! Running a scenario: the world, the camera, the detector and the ground truth per frame.
 
-use aisle_types::{BBox, Detection, MediaTime};
+use aisle_types::{Appearance, BBox, Detection, MediaTime};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::appearance::Painter;
 use crate::camera::Projector;
 use crate::geom::{point_in_polygon, uncovered, Bx, V2};
 use crate::layout::{StoreLayout, ZoneKind};
@@ -42,6 +43,9 @@ pub struct SimFrame {
     pub time: MediaTime,
     /// Detector output (class 0 = person), highest score first.
     pub detections: Vec<Detection>,
+    /// The appearance descriptor of each detection (same order), as the device's extractor
+    /// would read it; empty when the scenario's appearance model is disabled.
+    pub appearance: Vec<Appearance>,
     /// Every shopper with part of their box in the image and visibility > 0, by id.
     pub truth: Vec<TruthBox>,
 }
@@ -159,6 +163,9 @@ pub fn simulate(s: &Scenario) -> Result<SimOutput, SimError> {
     world_rng.set_stream(1);
     let mut noise_rng = ChaCha8Rng::seed_from_u64(s.seed);
     noise_rng.set_stream(2);
+    let mut looks_rng = ChaCha8Rng::seed_from_u64(s.seed);
+    looks_rng.set_stream(3);
+    let mut painter = Painter::new(looks_rng);
 
     let n_frames = (s.duration_s * s.fps + 1e-9).floor() as i64;
     let frame_dt = 1.0 / s.fps;
@@ -282,6 +289,7 @@ pub fn simulate(s: &Scenario) -> Result<SimOutput, SimError> {
                 }
                 people.push(PersonView {
                     key: i,
+                    full,
                     clipped,
                     visible_bb: vbb,
                     visibility: vis,
@@ -296,7 +304,7 @@ pub fn simulate(s: &Scenario) -> Result<SimOutput, SimError> {
                 });
                 first_seen[i].get_or_insert(fi);
             }
-            let static_views: Vec<(Bx, f64)> = statics
+            let static_views: Vec<(Bx, Bx, f64)> = statics
                 .iter()
                 .map(|st| match st {
                     Some((full, clipped, depth)) => {
@@ -308,23 +316,26 @@ pub fn simulate(s: &Scenario) -> Result<SimOutput, SimError> {
                         } else {
                             0.0
                         };
-                        (*clipped, vis)
+                        (*full, *clipped, vis)
                     }
-                    None => (Bx::default(), 0.0),
+                    None => (Bx::default(), Bx::default(), 0.0),
                 })
                 .collect();
-            let detections = detector.detect(
+            let (detections, appearance) = detector.detect(
                 &s.noise,
                 &proj,
                 s.floor.width_m,
                 s.floor.depth_m,
                 &people,
                 &static_views,
+                &s.appearance,
+                &mut painter,
             );
             frames.push(SimFrame {
                 index: fi,
                 time: frame_time(k, s.fps),
                 detections,
+                appearance,
                 truth,
             });
         }
