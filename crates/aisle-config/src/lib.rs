@@ -255,6 +255,21 @@ pub struct TrackerSection {
     pub max_lost_s: Option<f64>,
     /// Seconds a lost track is kept when the person stood still when last seen (default 10).
     pub max_lost_still_s: Option<f64>,
+    /// Weight of the appearance (clothing colour) distance in the first association stage;
+    /// 0 tracks on motion alone (default 0.5).
+    pub appearance_weight: Option<f32>,
+    /// A track never takes an unoccluded detection whose colours differ by more than this
+    /// (Hellinger distance 0..1, default 0.3).
+    pub appearance_gate: Option<f32>,
+    /// Lost tracks are re-identified by detections whose colours differ by at most this
+    /// (default 0.25).
+    pub reid_distance: Option<f32>,
+    /// How far a hidden person may walk, in body heights per second (default 1.0).
+    pub reid_speed: Option<f32>,
+    /// Seconds a lost track with a known appearance waits for re-identification (default 20).
+    pub max_lost_reid_s: Option<f64>,
+    /// Share of a track's appearance kept at each new clean view (default 0.9).
+    pub appearance_momentum: Option<f32>,
 }
 
 impl Config {
@@ -329,6 +344,9 @@ impl Config {
             ("tracker.match_iou", t.match_iou),
             ("tracker.low_match_iou", t.low_match_iou),
             ("tracker.recovery_iou", t.recovery_iou),
+            ("tracker.appearance_gate", t.appearance_gate),
+            ("tracker.reid_distance", t.reid_distance),
+            ("tracker.appearance_momentum", t.appearance_momentum),
         ] {
             if let Some(v) = v {
                 if !(0.0..=1.0).contains(&v) {
@@ -355,6 +373,7 @@ impl Config {
         for (key, v) in [
             ("tracker.max_lost_s", t.max_lost_s),
             ("tracker.max_lost_still_s", t.max_lost_still_s),
+            ("tracker.max_lost_reid_s", t.max_lost_reid_s),
         ] {
             if let Some(s) = v {
                 if !(s.is_finite() && (0.0..=3600.0).contains(&s)) {
@@ -363,6 +382,16 @@ impl Config {
                         s.to_string(),
                         "must be between 0 and 3600 seconds",
                     ));
+                }
+            }
+        }
+        for (key, v) in [
+            ("tracker.appearance_weight", t.appearance_weight),
+            ("tracker.reid_speed", t.reid_speed),
+        ] {
+            if let Some(v) = v {
+                if !(v.is_finite() && (0.0..=100.0).contains(&v)) {
+                    return Err(invalid(key, v.to_string(), "must be in [0, 100]"));
                 }
             }
         }

@@ -37,7 +37,7 @@
 
 use crate::assign::Assigner;
 use crate::kalman::{KalmanBox, KalmanConfig};
-use aisle_types::{BBox, Detection, MediaTime};
+use aisle_types::{Appearance, BBox, Detection, MediaTime, REGIONS, REGION_BOUNDS};
 use heapless::Deque;
 
 /// Live tracks per tracker (camera).
@@ -129,6 +129,27 @@ pub struct TrackerConfig {
     pub max_lost_at_edge_s: f64,
     /// A box within this many pixels of the frame border touches the edge.
     pub edge_margin_px: f32,
+    /// Appearance (when detections come with descriptors, [`Tracker::update_with_appearance`]):
+    /// weight of the descriptor distance in the first association stage's cost. 0 ignores
+    /// appearance entirely.
+    pub appearance_weight: f32,
+    /// A track whose appearance is established is never matched to an unoccluded detection
+    /// whose descriptor is farther than this (Hellinger distance, 0..1): the neighbour in a
+    /// crossing does not take over its id.
+    pub appearance_gate: f32,
+    /// Re-identification: a lost track takes a confident, unoccluded detection that no track
+    /// matched when their descriptors are within this distance and the detection is where the
+    /// person could have walked to.
+    pub reid_distance: f32,
+    /// How far a hidden person may have walked, in heights of their box per second (1.0: a
+    /// 1.7 m person at 1.7 m/s).
+    pub reid_speed: f32,
+    /// Seconds a lost track with an established appearance is kept for re-identification
+    /// (after `max_lost_s` or `max_lost_still_s` it is matched only by re-identification).
+    pub max_lost_reid_s: f64,
+    /// Share of a track's descriptor kept at each clean observation (exponential moving
+    /// average; BoT-SORT's 0.9).
+    pub appearance_momentum: f32,
     pub kalman: KalmanConfig,
 }
 
@@ -149,6 +170,12 @@ impl Default for TrackerConfig {
             max_lost_still_s: 10.0,
             max_lost_at_edge_s: 0.5,
             edge_margin_px: 4.0,
+            appearance_weight: 0.5,
+            appearance_gate: 0.3,
+            reid_distance: 0.25,
+            reid_speed: 1.0,
+            max_lost_reid_s: 20.0,
+            appearance_momentum: 0.9,
             kalman: KalmanConfig::default(),
         }
     }
@@ -164,6 +191,11 @@ pub enum TrackError {
     },
     #[error("frame time {now} is not after the previous frame time {previous}: frames must be given in time order")]
     TimeNotIncreasing { previous: MediaTime, now: MediaTime },
+    #[error("{descriptors} appearance descriptors for {detections} detections: give one per detection, or none")]
+    AppearanceCount {
+        detections: usize,
+        descriptors: usize,
+    },
 }
 
 impl TrackerConfig {
@@ -185,6 +217,28 @@ impl TrackerConfig {
         unit("match_iou", self.match_iou)?;
         unit("low_match_iou", self.low_match_iou)?;
         unit("recovery_iou", self.recovery_iou)?;
+        unit("appearance_gate", self.appearance_gate)?;
+        unit("reid_distance", self.reid_distance)?;
+        unit("appearance_momentum", self.appearance_momentum)?;
+        for (field, v) in [
+            ("appearance_weight", self.appearance_weight),
+            ("reid_speed", self.reid_speed),
+        ] {
+            if !(v.is_finite() && (0.0..=100.0).contains(&v)) {
+                return Err(TrackError::InvalidConfig {
+                    field,
+                    value: v.to_string(),
+                    why: "must be a finite number in [0, 100]",
+                });
+            }
+        }
+        if !(self.max_lost_reid_s.is_finite() && (0.0..=3600.0).contains(&self.max_lost_reid_s)) {
+            return Err(TrackError::InvalidConfig {
+                field: "max_lost_reid_s",
+                value: self.max_lost_reid_s.to_string(),
+                why: "must be a finite number of seconds in [0, 3600]",
+            });
+        }
         if self.low_score > self.high_score {
             return Err(TrackError::InvalidConfig {
                 field: "low_score",
@@ -275,6 +329,10 @@ pub struct TrackerStats {
     pub lost_tracks_evicted: u64,
     /// New tracks not started because all slots held live, non-lost tracks.
     pub tracks_refused: u64,
+    /// Tentative tracks recognised as a lost track by appearance and merged into it.
+    pub reidentified_at_birth: u64,
+    /// Pairs of tracks on the same person merged into the older one.
+    pub duplicates_merged: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -294,6 +352,34 @@ struct Slot {
     /// Consecutive matches (for confirmation).
     streak: u32,
     history: Deque<Observation, HISTORY>,
+    /// Lost for longer than the motion-based stages wait: only re-identification applies.
+    reid_only: bool,
+    /// Moving average of the descriptors of clean observations.
+    app: Option<Appearance>,
+    /// Clean observations averaged into `app`.
+    app_n: u32,
+}
+
+/// Two tracks whose boxes overlap this much, one matched and one not, are one person.
+const DUPLICATE_IOU: f32 = 0.8;
+
+/// Clean observations after which a track's appearance is trusted for gating and re-id.
+const APPEARANCE_ESTABLISHED: u32 = 3;
+
+impl Slot {
+    fn established(&self) -> Option<&Appearance> {
+        self.app
+            .as_ref()
+            .filter(|_| self.app_n >= APPEARANCE_ESTABLISHED)
+    }
+}
+
+/// A detection as an association stage sees it.
+struct Obs<'a> {
+    d: &'a Detection,
+    app: Option<&'a Appearance>,
+    /// Nothing detected nearer the camera overlaps it: its descriptor shows this person.
+    clean: bool,
 }
 
 impl Slot {
@@ -337,6 +423,95 @@ fn touches_edge(b: &BBox, w: f32, h: f32, margin: f32) -> bool {
     b.x1 <= margin || b.y1 <= margin || b.x2 >= w - margin || b.y2 >= h - margin
 }
 
+fn intersection(a: &BBox, b: &BBox) -> f32 {
+    let ix = (a.x2.min(b.x2) - a.x1.max(b.x1)).max(0.0);
+    let iy = (a.y2.min(b.y2) - a.y1.max(b.y1)).max(0.0);
+    ix * iy
+}
+
+fn last_seen_at_edge(s: &Slot, frame: Option<(f32, f32)>, cfg: &TrackerConfig) -> bool {
+    match (frame, s.last_obs()) {
+        (Some((w, h)), Some(o)) => touches_edge(&o.bbox, w, h, cfg.edge_margin_px),
+        _ => false,
+    }
+}
+
+/// Whether a lost track can wait for re-identification: its appearance is established, the
+/// frame has descriptors, and it was not last seen leaving the view.
+fn can_reid(s: &Slot, frame: Option<(f32, f32)>, cfg: &TrackerConfig, use_app: bool) -> bool {
+    use_app && s.established().is_some() && !last_seen_at_edge(s, frame, cfg)
+}
+
+/// Seconds a lost track is kept on motion alone: short when last seen at the frame edge, long
+/// when the person stood still.
+fn base_keep_s(s: &Slot, frame: Option<(f32, f32)>, cfg: &TrackerConfig) -> f64 {
+    if last_seen_at_edge(s, frame, cfg) {
+        cfg.max_lost_at_edge_s.min(cfg.max_lost_s)
+    } else if s.history.len() >= 2 && s.direction(cfg.momentum_span).is_none() {
+        cfg.max_lost_still_s.max(cfg.max_lost_s)
+    } else {
+        cfg.max_lost_s
+    }
+}
+
+/// The appearance distance between a track and a detection for the motion stages: `None` when
+/// the pair is refused (an established track and an unoccluded detection that looks like
+/// somebody else), else the distance (0 when either side has no descriptor).
+fn appearance_check(cfg: &TrackerConfig, s: &Slot, o: &Obs) -> Option<f32> {
+    if cfg.appearance_weight <= 0.0 {
+        return Some(0.0);
+    }
+    let (Some(track), Some(det)) = (s.app.as_ref(), o.app) else {
+        return Some(0.0);
+    };
+    let dist = track.distance(det).unwrap_or(0.0);
+    if o.clean && s.established().is_some() && dist > cfg.appearance_gate {
+        None
+    } else {
+        Some(dist)
+    }
+}
+
+/// Re-identification cost: the descriptor distance plus a little for distance walked; infinite
+/// unless the detection is confident, unoccluded, looks alike and is within reach.
+fn reid_cost(cfg: &TrackerConfig, s: &Slot, o: &Obs, now: f64) -> f32 {
+    let (Some(track), Some(det), Some(last)) = (s.established(), o.app, s.last_obs()) else {
+        return f32::INFINITY;
+    };
+    if !o.clean || o.d.score < cfg.new_track_score {
+        return f32::INFINITY;
+    }
+    let Some(dist) = track.distance(det) else {
+        return f32::INFINITY;
+    };
+    if dist > cfg.reid_distance {
+        return f32::INFINITY;
+    }
+    match reach_used(cfg, last, &o.d.bbox, now) {
+        Some(used) => dist + 0.1 * used,
+        None => f32::INFINITY,
+    }
+}
+
+/// How much of the distance a hidden person could have walked since `last` lies between it
+/// and `b` (0..1), or `None` when `b` is out of reach or of an implausible size.
+fn reach_used(cfg: &TrackerConfig, last: &Observation, b: &BBox, now: f64) -> Option<f32> {
+    let h = last.bbox.height().max(1.0);
+    let ratio = b.height() / h;
+    if !(0.5..=2.0).contains(&ratio) {
+        return None;
+    }
+    let (ax, ay) = centre(&last.bbox);
+    let (bx, by) = centre(b);
+    let walked = ((bx - ax).powi(2) + (by - ay).powi(2)).sqrt() / h;
+    let reach = 0.5 + cfg.reid_speed * (now - last.time).max(0.0) as f32;
+    (walked <= reach).then_some(walked / reach)
+}
+
+fn within_reach(cfg: &TrackerConfig, last: &Observation, b: &BBox, now: f64) -> bool {
+    reach_used(cfg, last, b, now).is_some()
+}
+
 fn lerp_box(a: &BBox, b: &BBox, t: f32) -> BBox {
     let l = |x: f32, y: f32| x + (y - x) * t;
     BBox::new(l(a.x1, b.x1), l(a.y1, b.y1), l(a.x2, b.x2), l(a.y2, b.y2))
@@ -378,6 +553,10 @@ pub struct Tracker {
     high: Vec<u32>,
     low: Vec<u32>,
     det_used: Vec<bool>,
+    /// Per input detection: nothing nearer the camera overlaps it.
+    det_clean: Vec<bool>,
+    /// Per input detection: its descriptor without the regions covered by a nearer detection.
+    det_app: Vec<Appearance>,
     pool: Vec<u32>,
     slot_matched: Vec<bool>,
     out: heapless::Vec<Track, MAX_TRACKS>,
@@ -408,6 +587,8 @@ impl Tracker {
             high: Vec::with_capacity(MAX_DETECTIONS),
             low: Vec::with_capacity(MAX_DETECTIONS),
             det_used: Vec::with_capacity(MAX_DETECTIONS),
+            det_clean: Vec::with_capacity(MAX_DETECTIONS),
+            det_app: Vec::with_capacity(MAX_DETECTIONS),
             pool: Vec::with_capacity(MAX_TRACKS),
             slot_matched: Vec::with_capacity(MAX_TRACKS),
             out: heapless::Vec::new(),
@@ -457,6 +638,24 @@ impl Tracker {
         detections: &[Detection],
         time: MediaTime,
     ) -> Result<&[Track], TrackError> {
+        self.update_with_appearance(detections, &[], time)
+    }
+
+    /// [`Tracker::update`] with an appearance descriptor per detection (`appearance[i]` belongs
+    /// to `detections[i]`; an empty slice means none). Descriptors keep ids apart in crossings
+    /// and re-identify people after occlusions of up to [`TrackerConfig::max_lost_reid_s`].
+    pub fn update_with_appearance(
+        &mut self,
+        detections: &[Detection],
+        appearance: &[Appearance],
+        time: MediaTime,
+    ) -> Result<&[Track], TrackError> {
+        if !appearance.is_empty() && appearance.len() != detections.len() {
+            return Err(TrackError::AppearanceCount {
+                detections: detections.len(),
+                descriptors: appearance.len(),
+            });
+        }
         if let Some(prev) = self.last_time {
             if time <= prev {
                 return Err(TrackError::TimeNotIncreasing {
@@ -511,6 +710,55 @@ impl Tracker {
             .resize(detections.len().max(self.det_used.len()), false);
         // (`det_used` is indexed by input index; it only grows for frames with more detections
         // than ever before.)
+        // Which regions of each descriptor show the person: a region covered by more than a
+        // quarter by a detection nearer the camera (lower bottom edge) shows the neighbour, and
+        // a box cut by the frame edge shows other parts of the body than a whole view. A
+        // detection with both regions usable is clean (it may update its track's appearance).
+        self.det_clean.clear();
+        self.det_clean
+            .resize(detections.len().max(self.det_clean.len()), false);
+        self.det_app.clear();
+        self.det_app.resize(
+            detections.len().max(self.det_app.len()),
+            Appearance::default(),
+        );
+        if !appearance.is_empty() {
+            for &i in &self.candidates {
+                let i = i as usize;
+                let a = detections[i].bbox;
+                let cut = self
+                    .frame
+                    .is_some_and(|(w, h)| touches_edge(&a, w, h, cfg.edge_margin_px));
+                let mut app = if cut {
+                    Appearance::default()
+                } else {
+                    appearance[i]
+                };
+                for (r, f) in REGION_BOUNDS.iter().enumerate().take(REGIONS) {
+                    if !app.region_present(r) {
+                        continue;
+                    }
+                    let region = BBox::new(
+                        a.x1 + f[0] * a.width(),
+                        a.y1 + f[1] * a.height(),
+                        a.x1 + f[2] * a.width(),
+                        a.y1 + f[3] * a.height(),
+                    );
+                    let area = region.area();
+                    let covered = self.candidates.iter().any(|&j| {
+                        let b = &detections[j as usize].bbox;
+                        j as usize != i && b.y2 > a.y2 && intersection(&region, b) > 0.25 * area
+                    });
+                    if covered {
+                        app.clear_region(r);
+                    }
+                }
+                self.det_clean[i] = (0..REGIONS).all(|r| app.region_present(r));
+                self.det_app[i] = app;
+            }
+        }
+
+        let use_app = !appearance.is_empty() && cfg.appearance_weight > 0.0;
 
         // 1. Predict.
         for s in self.slots.iter_mut() {
@@ -520,6 +768,9 @@ impl Tracker {
                 s.kf.freeze_size();
             }
             s.kf.predict(dt, &cfg.kalman);
+            s.reid_only = s.track.state == TrackState::Lost
+                && can_reid(s, self.frame, &cfg, use_app)
+                && now - s.track.last_seen.as_secs_f64() > base_keep_s(s, self.frame, &cfg);
             s.track.bbox = s.kf.bbox();
             s.track.matched = false;
             s.track.detection = None;
@@ -531,22 +782,29 @@ impl Tracker {
         let gate = 1.0 - cfg.match_iou;
         self.associate(
             Pool::High,
-            |s, _| s.track.state != TrackState::Tentative,
+            |s, _| s.track.state != TrackState::Tentative && !s.reid_only,
             gate,
-            |s, d| {
+            |s, o| {
+                let d = o.d;
                 let iou = s.track.bbox.iou(&d.bbox);
                 if iou < cfg.match_iou {
                     return f32::INFINITY;
                 }
+                let Some(dist) = appearance_check(&cfg, s, o) else {
+                    return f32::INFINITY;
+                };
                 let fused = if cfg.fuse_score { iou * d.score } else { iou };
                 let m = match s.last_obs() {
-                    Some(o) => momentum(s.direction(cfg.momentum_span), &o.bbox, &d.bbox),
+                    Some(ob) => momentum(s.direction(cfg.momentum_span), &ob.bbox, &d.bbox),
                     None => 0.0,
                 };
-                // Within the gate, rank by fused IoU and momentum; the gate itself is on IoU.
-                ((1.0 - fused) - cfg.momentum_weight * m * d.score).clamp(0.0, gate)
+                // Within the gate, rank by fused IoU, momentum and appearance; the gate itself
+                // is on IoU.
+                ((1.0 - fused) - cfg.momentum_weight * m * d.score + cfg.appearance_weight * dist)
+                    .clamp(0.0, gate)
             },
             detections,
+            appearance,
             time,
         );
 
@@ -555,23 +813,44 @@ impl Tracker {
             Pool::Low,
             |s, matched| s.track.state == TrackState::Confirmed && !matched && s.missed <= 1,
             1.0 - cfg.low_match_iou,
-            |s, d| 1.0 - s.track.bbox.iou(&d.bbox),
+            |s, o| match appearance_check(&cfg, s, o) {
+                Some(_) => 1.0 - s.track.bbox.iou(&o.d.bbox),
+                None => f32::INFINITY,
+            },
             detections,
+            appearance,
             time,
         );
 
         // 4. Observation-centric recovery: last observed boxes against remaining high detections.
         self.associate(
             Pool::High,
-            |s, matched| s.track.state != TrackState::Tentative && !matched,
+            |s, matched| s.track.state != TrackState::Tentative && !matched && !s.reid_only,
             1.0 - cfg.recovery_iou,
-            |s, d| {
-                s.last_obs()
-                    .map_or(f32::INFINITY, |o| 1.0 - o.bbox.iou(&d.bbox))
+            |s, o| match (s.last_obs(), appearance_check(&cfg, s, o)) {
+                (Some(ob), Some(_)) => 1.0 - ob.bbox.iou(&o.d.bbox),
+                _ => f32::INFINITY,
             },
             detections,
+            appearance,
             time,
         );
+
+        // 4b. Re-identification: lost tracks against confident, unoccluded detections by
+        // appearance, where the person could have walked to since last seen.
+        if use_app {
+            self.associate(
+                Pool::High,
+                |s, matched| {
+                    s.track.state == TrackState::Lost && !matched && s.established().is_some()
+                },
+                cfg.reid_distance + 0.1,
+                |s, o| reid_cost(&cfg, s, o, now),
+                detections,
+                appearance,
+                time,
+            );
+        }
 
         // 5. Tentative tracks against the remaining high detections.
         let gate = 1.0 - cfg.recovery_iou;
@@ -579,7 +858,8 @@ impl Tracker {
             Pool::High,
             |s, _| s.track.state == TrackState::Tentative,
             gate,
-            |s, d| {
+            |s, o| {
+                let d = o.d;
                 let iou = s.track.bbox.iou(&d.bbox);
                 if iou < cfg.recovery_iou {
                     return f32::INFINITY;
@@ -588,8 +868,20 @@ impl Tracker {
                 (1.0 - fused).min(gate)
             },
             detections,
+            appearance,
             time,
         );
+
+        // 5b. Re-identification at birth: a tentative track about to be confirmed that looks
+        // like a track lost nearby is that person seen again (their detection was refused or
+        // missed while occluded); the old track takes the detection and the new one is dropped.
+        if use_app {
+            self.reid_at_birth(detections, appearance, time);
+        }
+
+        // 5c. Duplicates: a matched track and an unmatched one on the same box (a second track
+        // born for a person whose old track missed a frame) become one, under the older id.
+        self.merge_duplicates(detections, appearance, time);
 
         // 6. Lifecycle of unmatched tracks.
         for (k, s) in self.slots.iter_mut().enumerate() {
@@ -612,19 +904,20 @@ impl Tracker {
         let mut k = 0;
         while k < self.slots.len() {
             let s = &self.slots[k];
-            let keep_s = match (self.frame, s.last_obs()) {
-                (Some((w, h)), Some(o)) if touches_edge(&o.bbox, w, h, cfg.edge_margin_px) => {
-                    cfg.max_lost_at_edge_s.min(cfg.max_lost_s)
-                }
-                _ if s.history.len() >= 2 && s.direction(cfg.momentum_span).is_none() => {
-                    cfg.max_lost_still_s.max(cfg.max_lost_s)
-                }
-                _ => cfg.max_lost_s,
+            let base = base_keep_s(s, self.frame, &cfg);
+            // With an established appearance (and not last seen leaving the view), a lost
+            // track waits longer for re-identification; its prediction no longer matters.
+            let reid = can_reid(s, self.frame, &cfg, use_app);
+            let keep_s = if reid {
+                base.max(cfg.max_lost_reid_s)
+            } else {
+                base
             };
-            let gone = self.frame.is_some_and(|(w, h)| {
-                let b = s.kf.bbox();
-                b.x2 <= 0.0 || b.y2 <= 0.0 || b.x1 >= w || b.y1 >= h
-            });
+            let gone = !reid
+                && self.frame.is_some_and(|(w, h)| {
+                    let b = s.kf.bbox();
+                    b.x2 <= 0.0 || b.y2 <= 0.0 || b.x1 >= w || b.y1 >= h
+                });
             let expired = (s.track.state == TrackState::Tentative && !self.slot_matched[k])
                 || (s.track.state == TrackState::Lost
                     && (now - s.track.last_seen.as_secs_f64() > keep_s
@@ -676,6 +969,10 @@ impl Tracker {
                 time: now,
                 bbox: d.bbox,
             });
+            let app = appearance
+                .get(di)
+                .filter(|a| self.det_clean[di] && !a.is_empty())
+                .copied();
             let id = TrackId(self.next_id);
             self.next_id = self.next_id.wrapping_add(1).max(1);
             let state = if first_frame || cfg.confirm_hits <= 1 {
@@ -702,6 +999,9 @@ impl Tracker {
                 missed: 0,
                 streak: 1,
                 history,
+                app,
+                app_n: u32::from(app.is_some()),
+                reid_only: false,
             };
             // Cannot fail: a slot was freed above when full.
             let _ = self.slots.push(slot);
@@ -714,16 +1014,159 @@ impl Tracker {
         Ok(&self.out)
     }
 
+    /// Step 5b of `update`: tentative tracks due for confirmation against unmatched,
+    /// established tracks by appearance (their averaged clean views, so less noisy than one
+    /// detection) and reach.
+    fn reid_at_birth(
+        &mut self,
+        detections: &[Detection],
+        appearance: &[Appearance],
+        time: MediaTime,
+    ) {
+        let now = time.as_secs_f64();
+        let cfg = self.cfg;
+        for k in 0..self.slots.len() {
+            let s = &self.slots[k];
+            let (Some(app), Some(di)) = (s.app, s.track.detection) else {
+                continue;
+            };
+            if !self.slot_matched[k]
+                || s.track.state != TrackState::Tentative
+                || s.streak < cfg.confirm_hits
+            {
+                continue;
+            }
+            let d = &detections[di as usize];
+            let mut best: Option<(usize, f32)> = None;
+            for (j, o) in self.slots.iter().enumerate() {
+                if self.slot_matched[j] || o.track.state == TrackState::Tentative {
+                    continue;
+                }
+                let (Some(old), Some(last)) = (o.established(), o.last_obs()) else {
+                    continue;
+                };
+                let Some(dist) = old.distance(&app) else {
+                    continue;
+                };
+                // Born where the old track was just lost: likely the same person, whose
+                // detection the gate refused; the gate's looser distance applies.
+                let here = now - last.time <= 1.0 && last.bbox.iou(&d.bbox) >= cfg.recovery_iou;
+                let limit = if here {
+                    cfg.appearance_gate.max(cfg.reid_distance)
+                } else {
+                    cfg.reid_distance
+                };
+                if dist > limit || !within_reach(&cfg, last, &d.bbox, now) {
+                    continue;
+                }
+                if best.is_none_or(|(_, b)| dist < b) {
+                    best = Some((j, dist));
+                }
+            }
+            let Some((j, _)) = best else { continue };
+            // The old track takes the detection; the tentative one, unmatched, is removed
+            // by the lifecycle step.
+            self.slot_matched[k] = false;
+            self.slots[k].track.matched = false;
+            self.slots[k].track.detection = None;
+            let pool = [j as u32];
+            let dets = [di];
+            Self::apply_matches(
+                &mut self.slots,
+                (&mut self.slot_matched, &mut self.det_used),
+                &[(0, 0)],
+                &pool,
+                &dets,
+                (detections, appearance, &self.det_clean),
+                time,
+                &cfg,
+            );
+            self.stats.reidentified_at_birth += 1;
+        }
+    }
+
+    /// Step 5c of `update`: pairs of a matched, confirmed track and an unmatched, non-tentative
+    /// one whose boxes overlap by IoU >= [`DUPLICATE_IOU`] (and whose appearances, when both
+    /// are known, do not differ by more than the gate) are one person tracked twice. The older
+    /// track keeps the detection; the younger is removed (marked tentative and unmatched, which
+    /// the lifecycle step removes). ByteTrack drops such duplicates too, but by time only;
+    /// people standing close behind each other have boxes of different sizes and stay apart.
+    fn merge_duplicates(
+        &mut self,
+        detections: &[Detection],
+        appearance: &[Appearance],
+        time: MediaTime,
+    ) {
+        let cfg = self.cfg;
+        for a in 0..self.slots.len() {
+            let sa = &self.slots[a];
+            if !self.slot_matched[a] || sa.track.state != TrackState::Confirmed {
+                continue;
+            }
+            let Some(di) = sa.track.detection else {
+                continue;
+            };
+            let mut dup = None;
+            for (b, sb) in self.slots.iter().enumerate() {
+                if b == a || self.slot_matched[b] || sb.track.state == TrackState::Tentative {
+                    continue;
+                }
+                if sa.track.bbox.iou(&sb.track.bbox) < DUPLICATE_IOU {
+                    continue;
+                }
+                // Only with positive evidence: both look alike.
+                let alike = match (sa.app.as_ref(), sb.established()) {
+                    (Some(x), Some(y)) => x.distance(y).is_some_and(|d| d <= cfg.reid_distance),
+                    _ => false,
+                };
+                if !alike {
+                    continue;
+                }
+                dup = Some(b);
+                break;
+            }
+            let Some(b) = dup else { continue };
+            self.stats.duplicates_merged += 1;
+            let older_is_b = self.slots[b].track.first_seen < self.slots[a].track.first_seen;
+            let drop = if older_is_b {
+                // The older track takes the detection.
+                self.slot_matched[a] = false;
+                let pool = [b as u32];
+                let dets = [di];
+                Self::apply_matches(
+                    &mut self.slots,
+                    (&mut self.slot_matched, &mut self.det_used),
+                    &[(0, 0)],
+                    &pool,
+                    &dets,
+                    (detections, appearance, &self.det_clean),
+                    time,
+                    &cfg,
+                );
+                a
+            } else {
+                b
+            };
+            let s = &mut self.slots[drop];
+            s.track.state = TrackState::Tentative;
+            s.track.matched = false;
+            s.track.detection = None;
+            self.slot_matched[drop] = false;
+        }
+    }
+
     /// One association stage: the tracks chosen by `take` (given the slot and whether it was
     /// matched earlier in this frame) against the still unused detections of `which`, by optimal
     /// assignment on `cost` (pairs costing more than `max_cost` are not admissible).
+    #[allow(clippy::too_many_arguments)]
     fn associate(
         &mut self,
         which: Pool,
         take: impl Fn(&Slot, bool) -> bool,
         max_cost: f32,
-        cost: impl Fn(&Slot, &Detection) -> f32,
+        cost: impl Fn(&Slot, &Obs) -> f32,
         detections: &[Detection],
+        appearance: &[Appearance],
         time: MediaTime,
     ) {
         let Self {
@@ -734,6 +1177,8 @@ impl Tracker {
             assigner,
             slot_matched,
             det_used,
+            det_clean,
+            det_app,
             cfg,
             ..
         } = self;
@@ -748,8 +1193,13 @@ impl Tracker {
                 pool.push(k as u32);
             }
         }
+        let obs = |i: usize| Obs {
+            d: &detections[i],
+            app: det_app.get(i).filter(|a| !a.is_empty()),
+            clean: det_clean[i],
+        };
         let matches = assigner.solve(pool.len(), dets.len(), max_cost, |r, c| {
-            cost(&slots[pool[r] as usize], &detections[dets[c] as usize])
+            cost(&slots[pool[r] as usize], &obs(dets[c] as usize))
         });
         Self::apply_matches(
             slots,
@@ -757,7 +1207,7 @@ impl Tracker {
             matches,
             pool,
             dets,
-            detections,
+            (detections, appearance, det_clean),
             time,
             cfg,
         );
@@ -772,10 +1222,11 @@ impl Tracker {
         matches: &[(u32, u32)],
         pool: &[u32],
         dets: &[u32],
-        detections: &[Detection],
+        input: (&[Detection], &[Appearance], &[bool]),
         time: MediaTime,
         cfg: &TrackerConfig,
     ) {
+        let (detections, appearance, det_clean) = input;
         let now = time.as_secs_f64();
         let (slot_matched, det_used) = marks;
         for &(r, c) in matches {
@@ -819,6 +1270,17 @@ impl Tracker {
             t.last_seen = time;
             if t.state == TrackState::Lost {
                 t.state = TrackState::Confirmed;
+            }
+            s.reid_only = false;
+            // Only confident, unoccluded views update the appearance.
+            if let Some(a) = appearance.get(di) {
+                if det_clean[di] && d.score >= cfg.new_track_score && !a.is_empty() {
+                    match &mut s.app {
+                        Some(cur) => cur.blend(a, 1.0 - cfg.appearance_momentum),
+                        None => s.app = Some(*a),
+                    }
+                    s.app_n = s.app_n.saturating_add(1);
+                }
             }
         }
     }
@@ -1163,5 +1625,145 @@ mod tests {
         })
         .unwrap_err();
         assert!(e.to_string().contains("`match_iou` = 1.5"), "{e}");
+    }
+
+    fn colours(torso: usize, legs: usize) -> Appearance {
+        let mut c = [0.02f32; aisle_types::APPEARANCE_DIM];
+        c[torso] = 1.0;
+        c[aisle_types::COLOURS + legs] = 1.0;
+        Appearance::from_counts(&c)
+    }
+
+    #[test]
+    fn appearance_reidentifies_a_person_hidden_longer_than_motion_waits() {
+        // A walks right for 3 s, is hidden for 6 s (twice max_lost_s), and reappears 1.5 box
+        // heights further on. Meanwhile B, dressed differently, appears where A was lost.
+        let red_blue = colours(3, 6);
+        let green_black = colours(5, 0);
+        let run = |with_app: bool| {
+            let mut tr = Tracker::new(TrackerConfig::default()).unwrap();
+            tr.set_frame_size(1920, 1080);
+            let mut a_ids = Vec::new();
+            let mut b_ids = Vec::new();
+            for i in 0..130i64 {
+                let mut dets = Vec::new();
+                let mut apps = Vec::new();
+                let a_visible = !(30..90).contains(&i);
+                let ax = if i < 30 {
+                    400.0 + 6.0 * i as f32
+                } else {
+                    760.0
+                };
+                if a_visible {
+                    dets.push(person(ax, 500.0, 0.85));
+                    apps.push(red_blue);
+                }
+                if i >= 40 {
+                    dets.push(person(580.0, 500.0, 0.85));
+                    apps.push(green_black);
+                }
+                let apps = if with_app { apps } else { Vec::new() };
+                tr.update_with_appearance(&dets, &apps, t(i)).unwrap();
+                for tk in tr.tracks().iter().filter(|t| t.is_active()) {
+                    match tk.detection.map(|d| dets[d as usize].bbox.x1 < 700.0) {
+                        Some(true) if i >= 40 => b_ids.push(tk.id),
+                        Some(_) => a_ids.push(tk.id),
+                        None => {}
+                    }
+                }
+            }
+            a_ids.dedup();
+            b_ids.dedup();
+            (a_ids, b_ids)
+        };
+        let (a, b) = run(true);
+        assert_eq!(a.len(), 1, "A keeps one id with appearance: {a:?}");
+        assert_eq!(b.len(), 1, "B has one id: {b:?}");
+        assert_ne!(a[0], b[0]);
+        let (a, _) = run(false);
+        assert_eq!(
+            a.len(),
+            2,
+            "on motion alone A comes back with a new id: {a:?}"
+        );
+    }
+
+    #[test]
+    fn the_gate_keeps_a_differently_dressed_person_off_a_track() {
+        // A stands still; at frame 20 A leaves instantly and C, dressed differently, stands in
+        // exactly the same place: C must get a new id rather than A's.
+        let mut tr = Tracker::new(TrackerConfig::default()).unwrap();
+        tr.set_frame_size(1920, 1080);
+        let mut ids = Vec::new();
+        for i in 0..40i64 {
+            let app = if i < 20 { colours(3, 6) } else { colours(2, 5) };
+            let out = tr
+                .update_with_appearance(&[person(600.0, 500.0, 0.9)], &[app], t(i))
+                .unwrap();
+            ids.extend(out.iter().filter(|t| t.is_active()).map(|t| t.id));
+        }
+        ids.dedup();
+        assert_eq!(ids.len(), 2, "{ids:?}");
+    }
+
+    #[test]
+    fn a_descriptor_count_that_does_not_match_the_detections_is_refused() {
+        let mut tr = Tracker::new(TrackerConfig::default()).unwrap();
+        let dets = [person(100.0, 100.0, 0.9), person(300.0, 100.0, 0.9)];
+        let err = tr
+            .update_with_appearance(&dets, &[colours(0, 0)], t(0))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            TrackError::AppearanceCount {
+                detections: 2,
+                descriptors: 1
+            }
+        );
+        assert!(err
+            .to_string()
+            .contains("1 appearance descriptors for 2 detections"));
+        // Nothing changed: the same frame time is still accepted.
+        assert_eq!(tr.update(&dets, t(0)).unwrap().len(), 2);
+        assert_eq!(tr.stats().updates, 1);
+    }
+
+    #[test]
+    fn appearance_settings_are_validated() {
+        for (cfg, field) in [
+            (
+                TrackerConfig {
+                    appearance_gate: 1.5,
+                    ..TrackerConfig::default()
+                },
+                "appearance_gate",
+            ),
+            (
+                TrackerConfig {
+                    reid_distance: -0.1,
+                    ..TrackerConfig::default()
+                },
+                "reid_distance",
+            ),
+            (
+                TrackerConfig {
+                    appearance_weight: f32::NAN,
+                    ..TrackerConfig::default()
+                },
+                "appearance_weight",
+            ),
+            (
+                TrackerConfig {
+                    max_lost_reid_s: -1.0,
+                    ..TrackerConfig::default()
+                },
+                "max_lost_reid_s",
+            ),
+        ] {
+            match Tracker::new(cfg) {
+                Err(TrackError::InvalidConfig { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
     }
 }

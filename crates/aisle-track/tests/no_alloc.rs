@@ -6,7 +6,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use aisle_track::{Tracker, TrackerConfig};
-use aisle_types::{BBox, Detection, MediaTime};
+use aisle_types::{Appearance, BBox, Detection, MediaTime, APPEARANCE_DIM, COLOURS};
 
 struct Counting;
 
@@ -107,19 +107,49 @@ fn sequence(people: usize, seed: u64) -> Vec<Vec<Detection>> {
         .collect()
 }
 
+/// A colour descriptor per detection (torso and legs colours from the detection's rank).
+fn descriptors(frame: &[Detection]) -> Vec<Appearance> {
+    (0..frame.len())
+        .map(|i| {
+            let mut c = [0.1f32; APPEARANCE_DIM];
+            c[i % COLOURS] += 2.0;
+            c[COLOURS + (i / COLOURS) % COLOURS] += 2.0;
+            Appearance::from_counts(&c)
+        })
+        .collect()
+}
+
 #[test]
 fn steady_state_updates_do_not_allocate() {
-    for people in [10usize, 50, 200] {
+    for (people, with_appearance) in [
+        (10usize, false),
+        (50, false),
+        (200, false),
+        (10, true),
+        (50, true),
+        (200, true),
+    ] {
         let seq = sequence(people, 7 + people as u64);
+        let apps: Vec<Vec<Appearance>> = seq
+            .iter()
+            .map(|f| {
+                if with_appearance {
+                    descriptors(f)
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
         let max_dets = seq.iter().map(Vec::len).max().unwrap();
         assert!(max_dets < aisle_track::tracker::MAX_DETECTIONS);
         let mut tracker = Tracker::new(TrackerConfig::default()).unwrap();
         // Warm-up: one pass over the sequence (scratch buffers reach their working size).
         let mut tick = 0i64;
-        for f in &seq {
+        for (f, a) in seq.iter().zip(&apps) {
             tracker
-                .update(
+                .update_with_appearance(
                     f,
+                    a,
                     MediaTime {
                         ticks: tick,
                         timescale: 10,
@@ -133,10 +163,11 @@ fn steady_state_updates_do_not_allocate() {
         ALLOCATIONS.store(0, Ordering::SeqCst);
         COUNTING.store(true, Ordering::SeqCst);
         for _ in 0..3 {
-            for f in &seq {
+            for (f, a) in seq.iter().zip(&apps) {
                 let tracks = tracker
-                    .update(
+                    .update_with_appearance(
                         f,
+                        a,
                         MediaTime {
                             ticks: tick,
                             timescale: 10,
@@ -165,7 +196,7 @@ fn steady_state_updates_do_not_allocate() {
         );
         assert_eq!(
             n, 0,
-            "{people} people: {n} heap allocations in 1200 steady-state updates"
+            "{people} people (appearance: {with_appearance}): {n} heap allocations in 1200 steady-state updates"
         );
     }
 }

@@ -50,6 +50,10 @@ pub struct TrackingArgs {
     /// the mean and standard deviation of each metric.
     #[arg(long, value_name = "N", default_value_t = 1)]
     seeds: u64,
+    /// Detections without appearance descriptors (the tracker on motion alone, as for
+    /// MOTChallenge detection files).
+    #[arg(long)]
+    no_appearance: bool,
     /// Print JSON instead of the table (one object per scenario and seed).
     #[arg(long)]
     json: bool,
@@ -148,6 +152,9 @@ fn tracking(a: &TrackingArgs, tracker: TrackerConfig) -> Result<ExitCode> {
         if let Some(d) = a.duration {
             s.duration_s = d;
         }
+        if a.no_appearance {
+            s.appearance.enabled = false;
+        }
         let first = a.seed.unwrap_or(s.seed);
         for k in 0..a.seeds {
             s.seed = first.wrapping_add(k);
@@ -192,7 +199,7 @@ pub fn run_tracker(sim: &SimOutput, cfg: TrackerConfig) -> Result<MotSequence> {
     tracker.set_frame_size(sim.image_width, sim.image_height);
     let mut hyp = MotSequence::default();
     for f in &sim.frames {
-        for t in tracker.update(&f.detections, f.time)? {
+        for t in tracker.update_with_appearance(&f.detections, &f.appearance, f.time)? {
             if t.is_active() {
                 hyp.push(f.index + 1, u64::from(t.id.0), t.bbox);
             }

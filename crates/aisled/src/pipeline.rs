@@ -123,6 +123,12 @@ pub fn tracker_config(config: &Config) -> aisle_track::TrackerConfig {
         confirm_hits: t.confirm_hits.unwrap_or(d.confirm_hits),
         max_lost_s: t.max_lost_s.unwrap_or(d.max_lost_s),
         max_lost_still_s: t.max_lost_still_s.unwrap_or(d.max_lost_still_s),
+        appearance_weight: t.appearance_weight.unwrap_or(d.appearance_weight),
+        appearance_gate: t.appearance_gate.unwrap_or(d.appearance_gate),
+        reid_distance: t.reid_distance.unwrap_or(d.reid_distance),
+        reid_speed: t.reid_speed.unwrap_or(d.reid_speed),
+        max_lost_reid_s: t.max_lost_reid_s.unwrap_or(d.max_lost_reid_s),
+        appearance_momentum: t.appearance_momentum.unwrap_or(d.appearance_momentum),
         ..d
     }
 }
