@@ -8,7 +8,7 @@
 
 use aisle_track::baseline::{GreedyConfig, GreedyTracker};
 use aisle_track::{Tracker, TrackerConfig};
-use aisle_types::{BBox, Detection, MediaTime};
+use aisle_types::{Appearance, BBox, Detection, MediaTime, APPEARANCE_DIM, COLOURS};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::hint::black_box;
 
@@ -28,6 +28,29 @@ impl Rng {
     }
 }
 
+/// Per frame, a colour descriptor per detection: each walker wears its own colours (from its
+/// index, which `frames` keeps in `class_id`: walker + 1), false positives (class 0) are grey.
+fn descriptors(frames: &[Vec<Detection>]) -> Vec<Vec<Appearance>> {
+    let look = |w: usize| {
+        let mut c = [0.05f32; APPEARANCE_DIM];
+        c[w % COLOURS] += 1.0;
+        c[COLOURS + (w / COLOURS) % COLOURS] += 1.0;
+        Appearance::from_counts(&c)
+    };
+    let grey = look(1 + COLOURS);
+    frames
+        .iter()
+        .map(|f| {
+            f.iter()
+                .map(|d| match d.class_id {
+                    0 => grey,
+                    w => look(w as usize - 1),
+                })
+                .collect()
+        })
+        .collect()
+}
+
 fn frames(people: usize) -> Vec<Vec<Detection>> {
     let mut rng = Rng(0x5eed ^ people as u64);
     let walkers: Vec<[f32; 6]> = (0..people)
@@ -45,7 +68,7 @@ fn frames(people: usize) -> Vec<Vec<Detection>> {
         .map(|f| {
             let a = f as f32 / PERIOD as f32 * std::f32::consts::TAU;
             let mut dets = Vec::new();
-            for w in &walkers {
+            for (wi, w) in walkers.iter().enumerate() {
                 if rng.next() < 0.05 {
                     continue;
                 }
@@ -68,7 +91,8 @@ fn frames(people: usize) -> Vec<Vec<Detection>> {
                 dets.push(Detection {
                     bbox: b,
                     score,
-                    class_id: 0,
+                    // The tracker ignores classes; the walker's index gives its colours.
+                    class_id: wi as u32 + 1,
                 });
             }
             if f % 2 == 0 {
@@ -120,6 +144,44 @@ fn bench_update(c: &mut Criterion) {
                 black_box(out.len())
             })
         });
+        // The same with a colour descriptor per detection (appearance gate and re-id).
+        let apps = descriptors(&seq);
+        let mut tracker = Tracker::new(TrackerConfig::default()).unwrap();
+        let mut tick = 0i64;
+        for (f, a) in seq.iter().zip(&apps) {
+            tracker
+                .update_with_appearance(
+                    f,
+                    a,
+                    MediaTime {
+                        ticks: tick,
+                        timescale: 10,
+                    },
+                )
+                .unwrap();
+            tick += 1;
+        }
+        g.bench_with_input(
+            BenchmarkId::new("aisle+appearance", people),
+            &(&seq, &apps),
+            |b, (seq, apps)| {
+                b.iter(|| {
+                    let k = tick as usize % PERIOD;
+                    let out = tracker
+                        .update_with_appearance(
+                            black_box(&seq[k]),
+                            black_box(&apps[k]),
+                            MediaTime {
+                                ticks: tick,
+                                timescale: 10,
+                            },
+                        )
+                        .unwrap();
+                    tick += 1;
+                    black_box(out.len())
+                })
+            },
+        );
         let mut greedy = GreedyTracker::new(GreedyConfig::default());
         let mut gtick = 0i64;
         for f in &seq {

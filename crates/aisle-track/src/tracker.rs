@@ -881,7 +881,9 @@ impl Tracker {
 
         // 5c. Duplicates: a matched track and an unmatched one on the same box (a second track
         // born for a person whose old track missed a frame) become one, under the older id.
-        self.merge_duplicates(detections, appearance, time);
+        if use_app {
+            self.merge_duplicates(detections, appearance, time);
+        }
 
         // 6. Lifecycle of unmatched tracks.
         for (k, s) in self.slots.iter_mut().enumerate() {
