@@ -232,6 +232,16 @@ impl Painter {
         o
     }
 
+    /// One Gamma(shape, 1) draw (0 for a vanishing shape): normalised per region, these draws
+    /// are the Dirichlet sampling noise of a histogram.
+    fn gamma(&mut self, shape: f64) -> f32 {
+        if shape > 1e-6 {
+            Gamma::new(shape, 1.0).map_or(0.0, |g| g.sample(&mut self.rng)) as f32
+        } else {
+            0.0
+        }
+    }
+
     /// Advances every known person's drift by one frame.
     pub fn advance(&mut self, m: &AppearanceModel) {
         let rho = m.drift_correlation;
@@ -300,13 +310,7 @@ impl Painter {
             let total: f64 = mean.iter().sum();
             let conc = (area / m.pixels_per_count).clamp(m.concentration_min, m.concentration_max);
             for c in 0..COLOURS {
-                let shape = conc * mean[c] / total;
-                let v = if shape > 1e-6 {
-                    Gamma::new(shape, 1.0).map_or(0.0, |g| g.sample(&mut self.rng))
-                } else {
-                    0.0
-                };
-                counts[r * COLOURS + c] = v as f32;
+                counts[r * COLOURS + c] = self.gamma(conc * mean[c] / total);
             }
         }
         Appearance::from_counts(&counts)
@@ -324,13 +328,7 @@ impl Painter {
             let conc = (area / m.pixels_per_count).clamp(m.concentration_min, m.concentration_max);
             for c in 0..COLOURS {
                 let mean = 0.6 * m.background[c] / bg_sum + if c == patch { 0.4 } else { 0.0 };
-                let shape = conc * mean;
-                let v = if shape > 1e-6 {
-                    Gamma::new(shape, 1.0).map_or(0.0, |g| g.sample(&mut self.rng))
-                } else {
-                    0.0
-                };
-                counts[r * COLOURS + c] = v as f32;
+                counts[r * COLOURS + c] = self.gamma(conc * mean);
             }
         }
         Appearance::from_counts(&counts)
