@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use aisle_types::polygon;
 use serde::Deserialize;
 
 /// The environment variable that moves the cache (models, media, ONNX Runtime library).
@@ -15,6 +16,19 @@ pub const CACHE_ENV: &str = "AISLE_CACHE";
 pub const ORT_ENV: &str = "ORT_DYLIB_PATH";
 /// The directory of credential files that systemd's `LoadCredential=` sets up.
 pub const CREDENTIALS_DIR_ENV: &str = "CREDENTIALS_DIRECTORY";
+
+/// Most `[[zones]]` one camera may have.
+pub const MAX_ZONES_PER_CAMERA: usize = 64;
+/// Most `[[lines]]` one camera may have.
+pub const MAX_LINES_PER_CAMERA: usize = 32;
+/// Most vertices of a zone polygon.
+pub const MAX_POLYGON_VERTICES: usize = 64;
+/// Smallest zone area, as a share of the image (normalised units: 1% x 1%).
+pub const MIN_ZONE_AREA: f64 = 1e-4;
+/// Shortest counting line, in normalised image units.
+pub const MIN_LINE_LENGTH: f64 = 0.01;
+/// The subject name that zones and lines may not take: the camera-wide record uses it.
+pub const RESERVED_SUBJECT_NAME: &str = "camera";
 
 /// A configuration that could not be read or is invalid.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +45,15 @@ pub enum ConfigError {
     Invalid {
         origin: String,
         key: &'static str,
+        value: String,
+        reason: String,
+    },
+    /// A bad value whose path is built at run time, e.g. `zones[2].polygon[3]` or
+    /// `lines[0].to`; the same form as [`ConfigError::Invalid`].
+    #[error("config file {origin}: `{path}` = {value}: {reason}")]
+    At {
+        origin: String,
+        path: String,
         value: String,
         reason: String,
     },
@@ -81,6 +104,127 @@ pub struct Config {
     pub tracker: TrackerSection,
     /// `[[cameras]]`: the video inputs, in order.
     pub cameras: Vec<CameraConfig>,
+    /// `[analytics]`: windows, visit thresholds, privacy.
+    pub analytics: AnalyticsConfig,
+    /// `[[zones]]`: polygons in a camera's image, in order.
+    pub zones: Vec<ZoneConfig>,
+    /// `[[lines]]`: counting lines in a camera's image, in order.
+    pub lines: Vec<LineConfig>,
+}
+
+pub use aisle_types::metrics::ZoneKind;
+
+/// Which point of a person's box decides whether they are in a zone or crossed a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Anchor {
+    /// Bottom centre of the box: where the feet stand (floor zones; the default).
+    #[default]
+    #[serde(alias = "bottom_center")]
+    BottomCentre,
+    /// Centre of the box (zones drawn on the body's height, e.g. a counter seen from the side).
+    #[serde(alias = "center")]
+    Centre,
+    /// Top centre (head; overhead cameras where feet are hidden).
+    #[serde(alias = "top_center")]
+    TopCentre,
+}
+
+/// `[analytics]`: how tracks become visits and windows, and the privacy rules.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalyticsConfig {
+    /// Length of a metrics window, seconds; windows are aligned to multiples of it since the
+    /// Unix epoch (60: on the wall-clock minute). Must divide 3600.
+    pub window_s: u32,
+    /// Length of the report window (exact percentiles), seconds; a multiple of `window_s`
+    /// that divides 86400.
+    pub report_window_s: u32,
+    /// A visit shorter than this is a bounce, seconds.
+    pub bounce_s: f64,
+    /// A visit at least this long is engaged, seconds.
+    pub engaged_s: f64,
+    /// A person who leaves a zone and comes back within this time continues the same visit
+    /// (hysteresis against flicker on the border), seconds.
+    pub reentry_gap_s: f64,
+    /// A lost track (occluded, missed) keeps its place in its zones for at most this long;
+    /// when it is found again within it the visit goes on, seconds.
+    pub lost_grace_s: f64,
+    /// k-anonymity: figures from fewer distinct visitors are suppressed.
+    pub min_visitors: u32,
+    /// A track that spends more than this share of its time in `staff` zones is staff and is
+    /// excluded from customer metrics.
+    pub staff_share: f64,
+    /// Columns and rows of the per-camera footfall heatmap.
+    pub heatmap_cols: u32,
+    pub heatmap_rows: u32,
+}
+
+impl Default for AnalyticsConfig {
+    fn default() -> Self {
+        Self {
+            window_s: 60,
+            report_window_s: 900,
+            bounce_s: 2.0,
+            engaged_s: 5.0,
+            reentry_gap_s: 6.0,
+            lost_grace_s: 10.0,
+            min_visitors: 5,
+            staff_share: 0.5,
+            heatmap_cols: 16,
+            heatmap_rows: 9,
+        }
+    }
+}
+
+/// One `[[zones]]` entry: a polygon in one camera's image.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneConfig {
+    /// The `[[cameras]]` id the zone is drawn on.
+    pub camera: String,
+    /// 1-64 characters of `a-z`, `0-9`, `_`, `-`, unique per camera across zones and lines
+    /// (it names the MQTT topic); `camera` is reserved.
+    pub name: String,
+    pub kind: ZoneKind,
+    /// Vertices `[x, y]` in normalised image coordinates (0..1, origin top left), 3 to
+    /// [`MAX_POLYGON_VERTICES`], no vertex repeating the one before, not self-intersecting,
+    /// with an area of at least [`MIN_ZONE_AREA`].
+    pub polygon: Vec<[f64; 2]>,
+    /// The point of a person's box tested against the polygon (default `bottom_centre`).
+    #[serde(default)]
+    pub anchor: Anchor,
+    /// People the zone holds comfortably (at least 1); gives `utilisation` in the records.
+    #[serde(default)]
+    pub capacity: Option<u32>,
+}
+
+/// Which side of a line, walking from `from` to `to`, is "in".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LineSide {
+    #[default]
+    Left,
+    Right,
+}
+
+/// One `[[lines]]` entry: a counting line (segment) in one camera's image.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineConfig {
+    /// The `[[cameras]]` id the line is drawn on.
+    pub camera: String,
+    /// Same rules as a zone name: unique per camera across zones and lines.
+    pub name: String,
+    /// End points, normalised image coordinates (0..1), at least [`MIN_LINE_LENGTH`] apart.
+    pub from: [f64; 2],
+    pub to: [f64; 2],
+    /// Crossing towards this side (seen walking from `from` to `to`; image y points down) is
+    /// counted as `in`, the other way as `out` (default `left`).
+    #[serde(default)]
+    pub in_side: LineSide,
+    #[serde(default)]
+    pub anchor: Anchor,
 }
 
 /// How RTP travels from an RTSP camera.
@@ -402,7 +546,297 @@ impl Config {
                 "must be between 1 and 256",
             ));
         }
-        self.validate_cameras(origin)
+        self.validate_analytics(origin)?;
+        self.validate_cameras(origin)?;
+        // (camera, name) -> the path of the zone or line that has it.
+        let mut names = Names::new();
+        self.validate_zones(origin, &mut names)?;
+        self.validate_lines(origin, &mut names)
+    }
+
+    /// Checks `[analytics]`: window lengths that tile the hour and the day, thresholds within
+    /// an hour, the privacy settings and the heatmap grid.
+    fn validate_analytics(&self, origin: &str) -> Result<(), ConfigError> {
+        let invalid = |key: &'static str, value: String, reason: String| ConfigError::Invalid {
+            origin: origin.to_string(),
+            key,
+            value,
+            reason,
+        };
+        let a = &self.analytics;
+        if a.window_s == 0 || !3600u32.is_multiple_of(a.window_s) {
+            return Err(invalid(
+                "analytics.window_s",
+                a.window_s.to_string(),
+                "must be at least 1 and divide 3600 (e.g. 10, 15, 30, 60, 300), so that windows line up with the wall-clock hour".into(),
+            ));
+        }
+        let r = a.report_window_s;
+        if r == 0 || !r.is_multiple_of(a.window_s) || !86400u32.is_multiple_of(r) {
+            return Err(invalid(
+                "analytics.report_window_s",
+                r.to_string(),
+                format!(
+                    "must be a multiple of analytics.window_s ({}) that divides 86400 (e.g. 300, 900, 3600), so that report windows line up with the wall-clock day",
+                    a.window_s
+                ),
+            ));
+        }
+        for (key, v) in [
+            ("analytics.bounce_s", a.bounce_s),
+            ("analytics.engaged_s", a.engaged_s),
+            ("analytics.reentry_gap_s", a.reentry_gap_s),
+            ("analytics.lost_grace_s", a.lost_grace_s),
+        ] {
+            if !(v.is_finite() && (0.0..=3600.0).contains(&v)) {
+                return Err(invalid(
+                    key,
+                    v.to_string(),
+                    "must be between 0 and 3600 seconds".into(),
+                ));
+            }
+        }
+        if a.bounce_s > a.engaged_s {
+            return Err(invalid(
+                "analytics.bounce_s",
+                a.bounce_s.to_string(),
+                format!(
+                    "must not exceed analytics.engaged_s ({}): a bounce is a visit too short to be engaged",
+                    a.engaged_s
+                ),
+            ));
+        }
+        if !(1..=1000).contains(&a.min_visitors) {
+            return Err(invalid(
+                "analytics.min_visitors",
+                a.min_visitors.to_string(),
+                "must be between 1 and 1000".into(),
+            ));
+        }
+        if !(a.staff_share > 0.0 && a.staff_share <= 1.0) {
+            return Err(invalid(
+                "analytics.staff_share",
+                a.staff_share.to_string(),
+                "must be in (0, 1]".into(),
+            ));
+        }
+        for (key, v) in [
+            ("analytics.heatmap_cols", a.heatmap_cols),
+            ("analytics.heatmap_rows", a.heatmap_rows),
+        ] {
+            if !(1..=64).contains(&v) {
+                return Err(invalid(
+                    key,
+                    v.to_string(),
+                    "must be between 1 and 64".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Why `id` (the `camera` key of a zone or line) names no `[[cameras]]` entry, or `None`.
+    fn camera_ref_problem(&self, id: &str) -> Option<String> {
+        if self.camera(id).is_some() {
+            return None;
+        }
+        if self.cameras.is_empty() {
+            return Some(
+                "no [[cameras]] are configured: add the camera this is drawn on first".into(),
+            );
+        }
+        let known: Vec<String> = self.cameras.iter().map(|c| format!("`{}`", c.id)).collect();
+        Some(format!(
+            "no [[cameras]] entry has this id; known ids: {}",
+            known.join(", ")
+        ))
+    }
+
+    /// Checks every `[[zones]]` entry: its camera, its name (shape, uniqueness per camera
+    /// across zones and lines), the polygon (3-64 vertices in [0, 1], no repeated vertex, an
+    /// area of at least [`MIN_ZONE_AREA`], not crossing itself) and the capacity.
+    fn validate_zones<'a>(
+        &'a self,
+        origin: &str,
+        names: &mut Names<'a>,
+    ) -> Result<(), ConfigError> {
+        let at = |path: String, value: String, reason: String| ConfigError::At {
+            origin: origin.to_string(),
+            path,
+            value,
+            reason,
+        };
+        let mut per_camera = std::collections::HashMap::<&str, usize>::new();
+        for (i, z) in self.zones.iter().enumerate() {
+            let path = format!("zones[{i}]");
+            if let Some(reason) = self.camera_ref_problem(&z.camera) {
+                return Err(at(
+                    format!("{path}.camera"),
+                    format!("{:?}", z.camera),
+                    reason,
+                ));
+            }
+            let n = per_camera.entry(z.camera.as_str()).or_default();
+            *n += 1;
+            if *n > MAX_ZONES_PER_CAMERA {
+                return Err(at(
+                    format!("{path}.camera"),
+                    format!("{:?}", z.camera),
+                    format!(
+                        "camera `{}` has more than {MAX_ZONES_PER_CAMERA} zones",
+                        z.camera
+                    ),
+                ));
+            }
+            if let Some(reason) = subject_name_problem(names, &z.camera, &z.name, &path) {
+                return Err(at(format!("{path}.name"), format!("{:?}", z.name), reason));
+            }
+            let poly = &z.polygon;
+            if !(3..=MAX_POLYGON_VERTICES).contains(&poly.len()) {
+                return Err(at(
+                    format!("{path}.polygon"),
+                    fmt_points(poly),
+                    format!(
+                        "must have 3 to {MAX_POLYGON_VERTICES} vertices [x, y], has {}",
+                        poly.len()
+                    ),
+                ));
+            }
+            for (j, &p) in poly.iter().enumerate() {
+                if !point_in_unit_square(p) {
+                    return Err(at(
+                        format!("{path}.polygon[{j}]"),
+                        fmt_point(p),
+                        "coordinates must be finite and in [0, 1] (normalised: pixel x / image width, pixel y / image height, origin top left)".into(),
+                    ));
+                }
+                let prev = poly[(j + poly.len() - 1) % poly.len()];
+                if p == prev {
+                    return Err(at(
+                        format!("{path}.polygon[{j}]"),
+                        fmt_point(p),
+                        format!(
+                            "repeats vertex {} (the one before it, cyclically); remove it",
+                            (j + poly.len() - 1) % poly.len()
+                        ),
+                    ));
+                }
+            }
+            // The triangle fan from vertex 0, unsigned, bounds every lobe of the polygon: when
+            // even it is tiny, the vertices lie (nearly) on one line, whatever crosses.
+            let fan: f64 = (1..poly.len() - 1)
+                .map(|k| polygon::cross(poly[0], poly[k], poly[k + 1]).abs() / 2.0)
+                .sum();
+            let area = polygon::area(poly);
+            let degenerate = format!(
+                "the polygon is degenerate: its area is {} of the image (zero or nearly zero: vertices on one line, or a zone too small), at least {MIN_ZONE_AREA:e} (1% x 1%) is needed",
+                fmt_small(area)
+            );
+            if fan < MIN_ZONE_AREA {
+                return Err(at(format!("{path}.polygon"), fmt_points(poly), degenerate));
+            }
+            if let Some((e1, e2)) = polygon::self_intersection(poly) {
+                let edge = |e: usize| {
+                    format!(
+                        "{} -> {}",
+                        fmt_point(poly[e]),
+                        fmt_point(poly[(e + 1) % poly.len()])
+                    )
+                };
+                let adjacent = e2 == e1 + 1 || (e1 == 0 && e2 == poly.len() - 1);
+                let ends = |e: usize| (poly[e], poly[(e + 1) % poly.len()]);
+                let ((a, b), (c, d)) = (ends(e1), ends(e2));
+                let proper = polygon::cross(a, b, c) * polygon::cross(a, b, d) < 0.0
+                    && polygon::cross(c, d, a) * polygon::cross(c, d, b) < 0.0;
+                let how = if adjacent {
+                    "fold back onto each other"
+                } else if proper {
+                    "cross"
+                } else {
+                    "touch"
+                };
+                return Err(at(
+                    format!("{path}.polygon"),
+                    fmt_points(poly),
+                    format!(
+                        "edges {e1} and {e2} {how} (edge {e1}: {}, edge {e2}: {}; edge k runs from vertex k to the next): list the vertices in order around the zone",
+                        edge(e1),
+                        edge(e2)
+                    ),
+                ));
+            }
+            if area < MIN_ZONE_AREA {
+                return Err(at(format!("{path}.polygon"), fmt_points(poly), degenerate));
+            }
+            if z.capacity == Some(0) {
+                return Err(at(
+                    format!("{path}.capacity"),
+                    "0".into(),
+                    "must be at least 1 (leave it out when unknown)".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks every `[[lines]]` entry: its camera, its name, the end points and the length.
+    fn validate_lines<'a>(
+        &'a self,
+        origin: &str,
+        names: &mut Names<'a>,
+    ) -> Result<(), ConfigError> {
+        let at = |path: String, value: String, reason: String| ConfigError::At {
+            origin: origin.to_string(),
+            path,
+            value,
+            reason,
+        };
+        let mut per_camera = std::collections::HashMap::<&str, usize>::new();
+        for (i, l) in self.lines.iter().enumerate() {
+            let path = format!("lines[{i}]");
+            if let Some(reason) = self.camera_ref_problem(&l.camera) {
+                return Err(at(
+                    format!("{path}.camera"),
+                    format!("{:?}", l.camera),
+                    reason,
+                ));
+            }
+            let n = per_camera.entry(l.camera.as_str()).or_default();
+            *n += 1;
+            if *n > MAX_LINES_PER_CAMERA {
+                return Err(at(
+                    format!("{path}.camera"),
+                    format!("{:?}", l.camera),
+                    format!(
+                        "camera `{}` has more than {MAX_LINES_PER_CAMERA} lines",
+                        l.camera
+                    ),
+                ));
+            }
+            if let Some(reason) = subject_name_problem(names, &l.camera, &l.name, &path) {
+                return Err(at(format!("{path}.name"), format!("{:?}", l.name), reason));
+            }
+            for (key, p) in [("from", l.from), ("to", l.to)] {
+                if !point_in_unit_square(p) {
+                    return Err(at(
+                        format!("{path}.{key}"),
+                        fmt_point(p),
+                        "coordinates must be finite and in [0, 1] (normalised: pixel x / image width, pixel y / image height, origin top left)".into(),
+                    ));
+                }
+            }
+            let length = (l.to[0] - l.from[0]).hypot(l.to[1] - l.from[1]);
+            if length < MIN_LINE_LENGTH {
+                return Err(at(
+                    path,
+                    format!("from {} to {}", fmt_point(l.from), fmt_point(l.to)),
+                    format!(
+                        "the line is {length:.4} long (normalised), at least {MIN_LINE_LENGTH} is needed"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Checks every `[[cameras]]` entry: id syntax and uniqueness, URL form (no password in
@@ -421,12 +855,7 @@ impl Config {
                 value,
                 reason,
             };
-            let id_ok = !cam.id.is_empty()
-                && cam.id.len() <= 64
-                && cam.id.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
-                });
-            if !id_ok {
+            if !is_id(&cam.id) {
                 return Err(err(
                     "id",
                     format!("{:?}", cam.id),
@@ -572,6 +1001,76 @@ impl Config {
                 "the default location under the cache (installed by scripts/setup.sh)",
             ),
         }
+    }
+}
+
+/// Whether `s` is 1-64 characters of `a-z`, `0-9`, `_` and `-` (camera ids, zone and line
+/// names).
+fn is_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// Zone and line names seen so far: (camera, name) -> path of the entry (`zones[0]`).
+type Names<'a> = std::collections::HashMap<(&'a str, &'a str), String>;
+
+/// Why `name`, of the zone or line at `path` on `camera`, is not usable: its shape, the
+/// reserved name, or an earlier zone or line on the same camera with the same name (recorded in
+/// `names` otherwise). `None` when it is fine.
+fn subject_name_problem<'a>(
+    names: &mut Names<'a>,
+    camera: &'a str,
+    name: &'a str,
+    path: &str,
+) -> Option<String> {
+    if !is_id(name) {
+        return Some("must be 1-64 characters of a-z, 0-9, `_` and `-`".into());
+    }
+    if name == RESERVED_SUBJECT_NAME {
+        return Some(format!(
+            "`{RESERVED_SUBJECT_NAME}` is reserved for the camera-wide record; choose another name"
+        ));
+    }
+    if let Some(first) = names.get(&(camera, name)) {
+        return Some(format!(
+            "{first} on camera `{camera}` has the same name; zone and line names must be unique per camera (each names an MQTT topic)"
+        ));
+    }
+    names.insert((camera, name), path.to_string());
+    None
+}
+
+/// Whether both coordinates are finite and in [0, 1].
+fn point_in_unit_square(p: [f64; 2]) -> bool {
+    p.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v))
+}
+
+/// A point as TOML writes it: `[0.25, 1.0]`.
+fn fmt_point(p: [f64; 2]) -> String {
+    format!("[{:?}, {:?}]", p[0], p[1])
+}
+
+/// A small non-negative number, readable: `0`, `0.0123` or `5.0e-5`.
+fn fmt_small(v: f64) -> String {
+    if v == 0.0 {
+        "0".into()
+    } else if v >= 1e-3 {
+        format!("{v:.4}")
+    } else {
+        format!("{v:.1e}")
+    }
+}
+
+/// A list of points as TOML writes it; past 16 points, the first 16 and the count.
+fn fmt_points(ps: &[[f64; 2]]) -> String {
+    const SHOWN: usize = 16;
+    let inner: Vec<String> = ps.iter().take(SHOWN).map(|&p| fmt_point(p)).collect();
+    if ps.len() > SHOWN {
+        format!("[{}, ... ({} vertices)]", inner.join(", "), ps.len())
+    } else {
+        format!("[{}]", inner.join(", "))
     }
 }
 
@@ -905,5 +1404,707 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(msg.contains("/nonexistent/aisle.toml"), "{msg}");
+    }
+
+    // ---- [analytics], [[zones]], [[lines]] ----
+
+    const CAMS: &str = "[[cameras]]\nid = \"door\"\nurl = \"door.mp4\"\n\
+                        [[cameras]]\nid = \"till\"\nurl = \"till.mp4\"\n";
+    const SQUARE: &str = "[[0.1, 0.1], [0.4, 0.1], [0.4, 0.4], [0.1, 0.4]]";
+
+    fn zone(camera: &str, name: &str, polygon: &str) -> String {
+        format!(
+            "[[zones]]\ncamera = \"{camera}\"\nname = \"{name}\"\nkind = \"aisle\"\npolygon = {polygon}\n"
+        )
+    }
+
+    fn line(camera: &str, name: &str, from: &str, to: &str) -> String {
+        format!("[[lines]]\ncamera = \"{camera}\"\nname = \"{name}\"\nfrom = {from}\nto = {to}\n")
+    }
+
+    /// The error text of `CAMS` followed by `rest`, which must be rejected.
+    fn site_error(rest: &str) -> String {
+        match Config::parse(&format!("{CAMS}{rest}"), "site.toml") {
+            Ok(_) => panic!("accepted:\n{rest}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn assert_has(msg: &str, parts: &[&str]) {
+        for p in parts {
+            assert!(msg.contains(p), "`{p}` missing from: {msg}");
+        }
+    }
+
+    #[test]
+    fn a_full_analytics_example_parses() {
+        let c = Config::parse(
+            r#"
+            [analytics]
+            window_s = 30
+            report_window_s = 3600
+            bounce_s = 1.5
+            engaged_s = 10
+            reentry_gap_s = 4.0
+            lost_grace_s = 2.5
+            min_visitors = 3
+            staff_share = 0.6
+            heatmap_cols = 32
+            heatmap_rows = 18
+
+            [[cameras]]
+            id = "entrance-1"
+            url = "rtsp://10.0.0.5/stream1"
+            [[cameras]]
+            id = "floor"
+            url = "/var/lib/aisle/floor.mp4"
+
+            [[zones]]
+            camera = "entrance-1"
+            name = "doorway"
+            kind = "entrance"
+            polygon = [[0.30, 0.55], [0.70, 0.55], [0.75, 0.95], [0.25, 0.95]]
+
+            [[zones]]
+            camera = "entrance-1"
+            name = "promo-table"
+            kind = "display"
+            polygon = [[0.05, 0.40], [0.25, 0.40], [0.25, 0.70], [0.05, 0.70]]
+            anchor = "centre"
+            capacity = 6
+
+            [[zones]]
+            camera = "floor"
+            name = "aisle_3"
+            kind = "aisle"
+            polygon = [[0, 0], [1, 0], [1, 0.3], [0.5, 0.5], [0, 0.3]]
+            anchor = "top_centre"
+
+            [[zones]]
+            camera = "floor"
+            name = "queue"
+            kind = "queue"
+            polygon = [[0.1, 0.6], [0.4, 0.6], [0.4, 1.0], [0.1, 1.0]]
+            capacity = 8
+
+            [[zones]]
+            camera = "floor"
+            name = "till-1"
+            kind = "checkout"
+            polygon = [[0.5, 0.6], [0.7, 0.6], [0.7, 0.9]]
+            anchor = "bottom_center"
+
+            [[zones]]
+            camera = "floor"
+            name = "back-office"
+            kind = "staff"
+            polygon = [[0.8, 0.1], [1.0, 0.1], [1.0, 0.5], [0.8, 0.5]]
+
+            [[lines]]
+            camera = "entrance-1"
+            name = "door"
+            from = [0.2, 0.8]
+            to = [0.8, 0.8]
+            in_side = "left"
+
+            [[lines]]
+            camera = "floor"
+            name = "door"
+            from = [0.5, 0.0]
+            to = [0.5, 1.0]
+            in_side = "right"
+            anchor = "centre"
+            "#,
+            "site.toml",
+        )
+        .unwrap();
+        let a = &c.analytics;
+        assert_eq!((a.window_s, a.report_window_s), (30, 3600));
+        assert_eq!((a.bounce_s, a.engaged_s), (1.5, 10.0));
+        assert_eq!((a.reentry_gap_s, a.lost_grace_s), (4.0, 2.5));
+        assert_eq!((a.min_visitors, a.staff_share), (3, 0.6));
+        assert_eq!((a.heatmap_cols, a.heatmap_rows), (32, 18));
+        let kinds: Vec<ZoneKind> = c.zones.iter().map(|z| z.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ZoneKind::Entrance,
+                ZoneKind::Display,
+                ZoneKind::Aisle,
+                ZoneKind::Queue,
+                ZoneKind::Checkout,
+                ZoneKind::Staff,
+            ]
+        );
+        assert_eq!(c.zones[0].anchor, Anchor::BottomCentre);
+        assert_eq!(c.zones[0].capacity, None);
+        assert_eq!(c.zones[1].anchor, Anchor::Centre);
+        assert_eq!(c.zones[1].capacity, Some(6));
+        assert_eq!(c.zones[2].anchor, Anchor::TopCentre);
+        assert_eq!(c.zones[2].polygon[0], [0.0, 0.0]);
+        assert_eq!(c.zones[4].anchor, Anchor::BottomCentre);
+        assert_eq!(c.lines.len(), 2);
+        assert_eq!(c.lines[0].in_side, LineSide::Left);
+        assert_eq!(c.lines[0].anchor, Anchor::BottomCentre);
+        assert_eq!((c.lines[0].from, c.lines[0].to), ([0.2, 0.8], [0.8, 0.8]));
+        assert_eq!(c.lines[1].in_side, LineSide::Right);
+        assert_eq!(c.lines[1].anchor, Anchor::Centre);
+    }
+
+    #[test]
+    fn analytics_defaults_when_absent_or_partial() {
+        let c = Config::parse(CAMS, "site.toml").unwrap();
+        assert_eq!(c.analytics, AnalyticsConfig::default());
+        assert!(c.zones.is_empty() && c.lines.is_empty());
+        let d = &c.analytics;
+        assert_eq!((d.window_s, d.report_window_s), (60, 900));
+        assert_eq!((d.bounce_s, d.engaged_s), (2.0, 5.0));
+        assert_eq!((d.reentry_gap_s, d.lost_grace_s), (6.0, 10.0));
+        assert_eq!((d.min_visitors, d.staff_share), (5, 0.5));
+        assert_eq!((d.heatmap_cols, d.heatmap_rows), (16, 9));
+        // The defaults pass their own validation.
+        Config::default().validate("default").unwrap();
+        let c = Config::parse("[analytics]\nwindow_s = 10\n", "site.toml").unwrap();
+        assert_eq!(c.analytics.window_s, 10);
+        assert_eq!(c.analytics.report_window_s, 900);
+        assert_eq!(c.analytics.min_visitors, 5);
+        // Edges of the ranges are accepted.
+        Config::parse(
+            "[analytics]\nwindow_s = 3600\nreport_window_s = 86400\nbounce_s = 0\nengaged_s = 3600\n\
+             reentry_gap_s = 0\nlost_grace_s = 3600\nmin_visitors = 1000\nstaff_share = 1\n\
+             heatmap_cols = 64\nheatmap_rows = 1\n",
+            "site.toml",
+        )
+        .unwrap();
+        Config::parse("[analytics]\nwindow_s = 1\nreport_window_s = 1\n", "t").unwrap();
+    }
+
+    #[test]
+    fn analytics_errors_name_the_key_and_value() {
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "window_s = 0",
+                &["analytics.window_s", "= 0", "divide 3600"],
+            ),
+            ("window_s = 7", &["analytics.window_s", "= 7"]),
+            ("window_s = 7200", &["analytics.window_s", "7200"]),
+            (
+                "report_window_s = 90",
+                &[
+                    "analytics.report_window_s",
+                    "90",
+                    "multiple of analytics.window_s (60)",
+                ],
+            ),
+            ("report_window_s = 0", &["analytics.report_window_s", "= 0"]),
+            (
+                "report_window_s = 50400",
+                &["analytics.report_window_s", "50400", "86400"],
+            ),
+            (
+                "window_s = 300\nreport_window_s = 60",
+                &["analytics.report_window_s", "= 60"],
+            ),
+            ("bounce_s = -1", &["analytics.bounce_s", "-1", "3600"]),
+            ("engaged_s = 4000", &["analytics.engaged_s", "4000"]),
+            ("reentry_gap_s = nan", &["analytics.reentry_gap_s", "NaN"]),
+            ("lost_grace_s = inf", &["analytics.lost_grace_s", "inf"]),
+            (
+                "bounce_s = 6",
+                &[
+                    "analytics.bounce_s",
+                    "= 6",
+                    "must not exceed analytics.engaged_s (5)",
+                ],
+            ),
+            ("min_visitors = 0", &["analytics.min_visitors", "= 0"]),
+            ("min_visitors = 1001", &["analytics.min_visitors", "1001"]),
+            (
+                "staff_share = 0",
+                &["analytics.staff_share", "= 0", "(0, 1]"],
+            ),
+            ("staff_share = 1.5", &["analytics.staff_share", "1.5"]),
+            ("staff_share = nan", &["analytics.staff_share", "NaN"]),
+            ("heatmap_cols = 0", &["analytics.heatmap_cols", "= 0"]),
+            (
+                "heatmap_rows = 65",
+                &["analytics.heatmap_rows", "65", "1 and 64"],
+            ),
+            ("window = 60", &["window", "line 2"]),
+            ("min_visitors = -3", &["min_visitors"]),
+        ];
+        for (body, parts) in cases {
+            let msg = Config::parse(&format!("[analytics]\n{body}\n"), "site.toml")
+                .unwrap_err()
+                .to_string();
+            assert_has(&msg, &["site.toml"]);
+            assert_has(&msg, parts);
+        }
+    }
+
+    #[test]
+    fn a_zone_must_name_an_existing_camera() {
+        let msg = site_error(&zone("nope", "a", SQUARE));
+        assert_has(
+            &msg,
+            &[
+                "site.toml",
+                "zones[0].camera",
+                "\"nope\"",
+                "known ids: `door`, `till`",
+            ],
+        );
+        let msg = Config::parse(&zone("door", "a", SQUARE), "site.toml")
+            .unwrap_err()
+            .to_string();
+        assert_has(&msg, &["zones[0].camera", "\"door\"", "no [[cameras]]"]);
+        let msg = site_error(&format!(
+            "{}{}",
+            zone("door", "a", SQUARE),
+            zone("Door", "b", SQUARE)
+        ));
+        assert_has(&msg, &["zones[1].camera", "\"Door\""]);
+        let msg = site_error(&line("gone", "a", "[0.1, 0.5]", "[0.9, 0.5]"));
+        assert_has(&msg, &["lines[0].camera", "\"gone\"", "`door`, `till`"]);
+    }
+
+    #[test]
+    fn zone_and_line_names_are_checked_and_unique_per_camera() {
+        for bad in ["", "Till 1", "tïll", "a.b", "camera"] {
+            let msg = site_error(&zone("door", bad, SQUARE));
+            assert_has(&msg, &["zones[0].name", &format!("{bad:?}")]);
+        }
+        let long = "x".repeat(65);
+        let msg = site_error(&zone("door", &long, SQUARE));
+        assert_has(&msg, &["zones[0].name", "1-64 characters"]);
+        Config::parse(
+            &format!("{CAMS}{}", zone("door", &"x".repeat(64), SQUARE)),
+            "t",
+        )
+        .unwrap();
+        let msg = site_error(&zone("door", "camera", SQUARE));
+        assert_has(&msg, &["reserved"]);
+        let msg = site_error(&line("door", "camera", "[0.1, 0.5]", "[0.9, 0.5]"));
+        assert_has(&msg, &["lines[0].name", "\"camera\"", "reserved"]);
+
+        // Two zones with one name on one camera.
+        let msg = site_error(&format!(
+            "{}{}{}",
+            zone("door", "a", SQUARE),
+            zone("till", "b", SQUARE),
+            zone("door", "a", SQUARE)
+        ));
+        assert_has(
+            &msg,
+            &["zones[2].name", "\"a\"", "zones[0]", "unique per camera"],
+        );
+        // A zone and a line with one name on one camera.
+        let msg = site_error(&format!(
+            "{}{}",
+            line("door", "entry", "[0.1, 0.5]", "[0.9, 0.5]"),
+            zone("door", "entry", SQUARE)
+        ));
+        assert_has(
+            &msg,
+            &["lines[0].name", "\"entry\"", "zones[0] on camera `door`"],
+        );
+        // Two lines.
+        let msg = site_error(&format!(
+            "{}{}",
+            line("till", "x", "[0.1, 0.5]", "[0.9, 0.5]"),
+            line("till", "x", "[0.1, 0.6]", "[0.9, 0.6]")
+        ));
+        assert_has(&msg, &["lines[1].name", "lines[0] on camera `till`"]);
+        // The same name on different cameras is fine.
+        Config::parse(
+            &format!(
+                "{CAMS}{}{}{}{}",
+                zone("door", "a", SQUARE),
+                zone("till", "a", SQUARE),
+                line("door", "b", "[0.1, 0.5]", "[0.9, 0.5]"),
+                line("till", "b", "[0.1, 0.5]", "[0.9, 0.5]")
+            ),
+            "t",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn polygon_vertices_are_counted_and_range_checked() {
+        let msg = site_error(&zone("door", "a", "[[0.1, 0.1], [0.5, 0.5]]"));
+        assert_has(
+            &msg,
+            &[
+                "zones[0].polygon",
+                "[[0.1, 0.1], [0.5, 0.5]]",
+                "3 to 64 vertices",
+                "has 2",
+            ],
+        );
+        let msg = site_error(&zone("door", "a", "[]"));
+        assert_has(&msg, &["zones[0].polygon", "has 0"]);
+        // 65 vertices on a circle: too many; 64 are fine.
+        let circle = |n: usize| {
+            let pts: Vec<String> = (0..n)
+                .map(|k| {
+                    let t = k as f64 / n as f64 * std::f64::consts::TAU;
+                    format!("[{}, {}]", 0.5 + 0.4 * t.cos(), 0.5 + 0.4 * t.sin())
+                })
+                .collect();
+            format!("[{}]", pts.join(", "))
+        };
+        let msg = site_error(&zone("door", "a", &circle(65)));
+        assert_has(&msg, &["zones[0].polygon", "has 65", "... (65 vertices)]"]);
+        Config::parse(&format!("{CAMS}{}", zone("door", "a", &circle(64))), "t").unwrap();
+
+        let poly = "[[0.1, 0.1], [0.5, 0.1], [0.5, 0.5], [1.2, 0.5], [0.1, 0.5]]";
+        let msg = site_error(&format!(
+            "{}{}{}",
+            zone("door", "a", SQUARE),
+            zone("door", "b", SQUARE),
+            zone("door", "c", poly)
+        ));
+        assert_has(&msg, &["zones[2].polygon[3]", "[1.2, 0.5]", "[0, 1]"]);
+        let msg = site_error(&zone("door", "a", "[[0.1, 0.1], [0.5, -0.1], [0.5, 0.5]]"));
+        assert_has(&msg, &["zones[0].polygon[1]", "[0.5, -0.1]"]);
+        let msg = site_error(&zone("door", "a", "[[0.1, 0.1], [0.5, 0.1], [nan, 0.5]]"));
+        assert_has(&msg, &["zones[0].polygon[2]", "[NaN, 0.5]"]);
+        let msg = site_error(&zone("door", "a", "[[0.1, 0.1], [0.5, 0.1], [0.5, inf]]"));
+        assert_has(&msg, &["zones[0].polygon[2]", "inf"]);
+        // A point that is not a pair is a type error.
+        let msg = site_error(&zone("door", "a", "[[0.1, 0.1], [0.5], [0.5, 0.5]]"));
+        assert_has(&msg, &["polygon"]);
+        // A repeated vertex.
+        let msg = site_error(&zone(
+            "door",
+            "a",
+            "[[0.1, 0.1], [0.5, 0.1], [0.5, 0.1], [0.5, 0.5]]",
+        ));
+        assert_has(
+            &msg,
+            &["zones[0].polygon[2]", "[0.5, 0.1]", "repeats vertex 1"],
+        );
+        let msg = site_error(&zone(
+            "door",
+            "a",
+            "[[0.1, 0.1], [0.5, 0.1], [0.5, 0.5], [0.1, 0.1]]",
+        ));
+        assert_has(&msg, &["zones[0].polygon[0]", "repeats vertex 3"]);
+    }
+
+    #[test]
+    fn degenerate_and_self_intersecting_polygons_are_rejected() {
+        // Collinear: zero area.
+        let msg = site_error(&zone("door", "a", "[[0.1, 0.1], [0.5, 0.5], [0.9, 0.9]]"));
+        assert_has(
+            &msg,
+            &["zones[0].polygon", "degenerate", "zero", "one line"],
+        );
+        // A sliver of 0.5 x 0.0001: area 5e-5.
+        let msg = site_error(&zone(
+            "door",
+            "a",
+            "[[0.1, 0.5], [0.6, 0.5], [0.6, 0.5001], [0.1, 0.5001]]",
+        ));
+        assert_has(&msg, &["zones[0].polygon", "degenerate", "5.0e-5"]);
+        // 0.011 x 0.011 is enough.
+        Config::parse(
+            &format!(
+                "{CAMS}{}",
+                zone(
+                    "door",
+                    "a",
+                    "[[0.5, 0.5], [0.511, 0.5], [0.511, 0.511], [0.5, 0.511]]"
+                )
+            ),
+            "t",
+        )
+        .unwrap();
+        // A bow tie: edges 0 and 2 cross.
+        let msg = site_error(&format!(
+            "{}{}",
+            zone("door", "a", SQUARE),
+            zone(
+                "door",
+                "b",
+                "[[0.1, 0.1], [0.9, 0.9], [0.9, 0.1], [0.1, 0.9]]"
+            )
+        ));
+        assert_has(
+            &msg,
+            &[
+                "zones[1].polygon",
+                "[[0.1, 0.1], [0.9, 0.9], [0.9, 0.1], [0.1, 0.9]]",
+                "edges 0 and 2 cross",
+                "[0.1, 0.1] -> [0.9, 0.9]",
+            ],
+        );
+        // An unbalanced bow tie (non-zero net area) is caught too.
+        let msg = site_error(&zone(
+            "door",
+            "a",
+            "[[0.1, 0.1], [0.9, 0.5], [0.9, 0.1], [0.1, 0.9]]",
+        ));
+        assert_has(&msg, &["zones[0].polygon", "edges 0 and 2 cross"]);
+        // A vertex touching a non-adjacent edge.
+        let msg = site_error(&zone(
+            "door",
+            "a",
+            "[[0.1, 0.1], [0.5, 0.1], [0.5, 0.5], [0.3, 0.1], [0.1, 0.5]]",
+        ));
+        assert_has(&msg, &["zones[0].polygon", "edges 0 and 2 touch"]);
+        // A spike folding back onto the previous edge.
+        let msg = site_error(&zone(
+            "door",
+            "a",
+            "[[0.1, 0.1], [0.5, 0.1], [0.3, 0.1], [0.3, 0.5]]",
+        ));
+        assert_has(&msg, &["zones[0].polygon", "edges 0 and 1 fold back"]);
+        // Concave but simple is fine, in either winding.
+        for poly in [
+            "[[0.1, 0.1], [0.5, 0.1], [0.5, 0.3], [0.3, 0.3], [0.3, 0.5], [0.1, 0.5]]",
+            "[[0.1, 0.5], [0.3, 0.5], [0.3, 0.3], [0.5, 0.3], [0.5, 0.1], [0.1, 0.1]]",
+        ] {
+            Config::parse(&format!("{CAMS}{}", zone("door", "l", poly)), "t").unwrap();
+        }
+    }
+
+    #[test]
+    fn zone_capacity_kind_and_unknown_keys() {
+        let msg = site_error(&format!("{}capacity = 0\n", zone("door", "a", SQUARE)));
+        assert_has(&msg, &["zones[0].capacity", "= 0", "at least 1"]);
+        let msg = site_error(&format!("{}capacity = -2\n", zone("door", "a", SQUARE)));
+        assert_has(&msg, &["capacity"]);
+        let c = Config::parse(
+            &format!("{CAMS}{}capacity = 1\n", zone("door", "a", SQUARE)),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.zones[0].capacity, Some(1));
+        let msg = site_error(&format!("{}colour = \"red\"\n", zone("door", "a", SQUARE)));
+        assert_has(&msg, &["site.toml", "colour"]);
+        let msg = site_error(&format!(
+            "[[zones]]\ncamera = \"door\"\nname = \"a\"\nkind = \"lobby\"\npolygon = {SQUARE}\n"
+        ));
+        assert_has(&msg, &["lobby"]);
+        let msg = site_error(&format!(
+            "[[zones]]\ncamera = \"door\"\nname = \"a\"\npolygon = {SQUARE}\n"
+        ));
+        assert_has(&msg, &["kind"]);
+        let msg = site_error(&format!(
+            "{}in_side = \"up\"\n",
+            line("door", "a", "[0.1, 0.5]", "[0.9, 0.5]")
+        ));
+        assert_has(&msg, &["up"]);
+        let msg = site_error(&format!(
+            "{}polygon = {SQUARE}\n",
+            line("door", "a", "[0.1, 0.5]", "[0.9, 0.5]")
+        ));
+        assert_has(&msg, &["polygon"]);
+    }
+
+    #[test]
+    fn anchors_accept_both_spellings() {
+        for (text, want) in [
+            ("bottom_centre", Anchor::BottomCentre),
+            ("bottom_center", Anchor::BottomCentre),
+            ("centre", Anchor::Centre),
+            ("center", Anchor::Centre),
+            ("top_centre", Anchor::TopCentre),
+            ("top_center", Anchor::TopCentre),
+        ] {
+            let c = Config::parse(
+                &format!(
+                    "{CAMS}{}anchor = \"{text}\"\n{}anchor = \"{text}\"\n",
+                    zone("door", "z", SQUARE),
+                    line("door", "l", "[0.1, 0.5]", "[0.9, 0.5]")
+                ),
+                "t",
+            )
+            .unwrap();
+            assert_eq!(c.zones[0].anchor, want, "{text}");
+            assert_eq!(c.lines[0].anchor, want, "{text}");
+        }
+        let msg = site_error(&format!("{}anchor = \"feet\"\n", zone("door", "z", SQUARE)));
+        assert_has(&msg, &["feet"]);
+    }
+
+    #[test]
+    fn line_end_points_and_length_are_checked() {
+        let msg = site_error(&line("door", "a", "[0.1, 0.5]", "[1.5, 0.5]"));
+        assert_has(&msg, &["site.toml", "lines[0].to", "[1.5, 0.5]", "[0, 1]"]);
+        let msg = site_error(&format!(
+            "{}{}",
+            line("door", "a", "[0.1, 0.5]", "[0.9, 0.5]"),
+            line("door", "b", "[nan, 0.5]", "[0.9, 0.5]")
+        ));
+        assert_has(&msg, &["lines[1].from", "[NaN, 0.5]"]);
+        let msg = site_error(&line("door", "a", "[0.5, 0.5]", "[0.505, 0.5]"));
+        assert_has(
+            &msg,
+            &[
+                "`lines[0]`",
+                "from [0.5, 0.5] to [0.505, 0.5]",
+                "at least 0.01",
+            ],
+        );
+        let msg = site_error(&line("door", "a", "[0.5, 0.5]", "[0.5, 0.5]"));
+        assert_has(&msg, &["`lines[0]`", "at least 0.01"]);
+        let msg = site_error(&line("door", "a", "[0.5, 0.5]", "[0.5]"));
+        assert_has(&msg, &["to"]);
+        Config::parse(
+            &format!("{CAMS}{}", line("door", "a", "[0.0, 0.0]", "[0.0, 0.01]")),
+            "t",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn zones_and_lines_per_camera_are_limited() {
+        let square = |k: usize| {
+            let x = (k % 8) as f64 * 0.1;
+            let y = (k / 8) as f64 * 0.1;
+            format!(
+                "[[{x}, {y}], [{}, {y}], [{}, {}], [{x}, {}]]",
+                x + 0.05,
+                x + 0.05,
+                y + 0.05,
+                y + 0.05
+            )
+        };
+        let mut ok = String::from(CAMS);
+        for k in 0..MAX_ZONES_PER_CAMERA {
+            ok += &zone("door", &format!("z{k}"), &square(k));
+            ok += &zone("till", &format!("z{k}"), &square(k));
+        }
+        for k in 0..MAX_LINES_PER_CAMERA {
+            ok += &line("door", &format!("l{k}"), "[0.1, 0.5]", "[0.9, 0.5]");
+            ok += &line("till", &format!("l{k}"), "[0.1, 0.5]", "[0.9, 0.5]");
+        }
+        let c = Config::parse(&ok, "t").unwrap();
+        assert_eq!((c.zones.len(), c.lines.len()), (128, 64));
+
+        let too_many_zones = format!("{ok}{}", zone("till", "extra", SQUARE));
+        let msg = Config::parse(&too_many_zones, "site.toml")
+            .unwrap_err()
+            .to_string();
+        assert_has(
+            &msg,
+            &["zones[128].camera", "\"till\"", "more than 64 zones"],
+        );
+        let too_many_lines = format!("{ok}{}", line("door", "extra", "[0.1, 0.5]", "[0.9, 0.5]"));
+        let msg = Config::parse(&too_many_lines, "site.toml")
+            .unwrap_err()
+            .to_string();
+        assert_has(
+            &msg,
+            &["lines[64].camera", "\"door\"", "more than 32 lines"],
+        );
+    }
+
+    #[test]
+    fn validation_never_panics_on_odd_geometry() {
+        // A small deterministic generator of awkward polygons and lines: values from a list
+        // that includes the range ends, out-of-range and non-finite numbers.
+        const VALUES: [f64; 12] = [
+            0.0,
+            1.0,
+            0.5,
+            0.25,
+            0.5 + 1e-12,
+            1e-300,
+            -0.0,
+            -1e-9,
+            1.0 + 1e-9,
+            f64::NAN,
+            f64::INFINITY,
+            f64::MAX,
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let base = Config::parse(CAMS, "t").unwrap();
+        let (mut accepted, mut rejected) = (0, 0);
+        for _ in 0..5000 {
+            let mut c = base.clone();
+            let len = next(8);
+            let mut pick = || {
+                if next(3) == 0 {
+                    VALUES[next(VALUES.len())]
+                } else {
+                    next(11) as f64 / 10.0
+                }
+            };
+            let polygon: Vec<[f64; 2]> = (0..len).map(|_| [pick(), pick()]).collect();
+            let (from, to) = ([pick(), pick()], [pick(), pick()]);
+            c.zones.push(ZoneConfig {
+                camera: "door".into(),
+                name: "z".into(),
+                kind: ZoneKind::Aisle,
+                polygon,
+                anchor: Anchor::default(),
+                capacity: None,
+            });
+            c.lines.push(LineConfig {
+                camera: "door".into(),
+                name: "l".into(),
+                from,
+                to,
+                in_side: LineSide::default(),
+                anchor: Anchor::default(),
+            });
+            match c.validate("t") {
+                Ok(()) => accepted += 1,
+                Err(e) => {
+                    assert!(!e.to_string().is_empty());
+                    rejected += 1;
+                }
+            }
+        }
+        assert!(accepted > 0 && rejected > 0, "{accepted} {rejected}");
+    }
+
+    #[test]
+    fn the_examples_in_the_reference_parse() {
+        let doc = include_str!("../../../docs/config.md");
+        let mut blocks = 0;
+        for (k, part) in doc.split("```toml\n").enumerate().skip(1) {
+            let block = part.split("```").next().unwrap();
+            if let Err(e) = Config::parse(block, "docs/config.md") {
+                panic!("toml block {k} of docs/config.md: {e}");
+            }
+            blocks += 1;
+        }
+        assert!(blocks >= 2, "{blocks}");
+        // The error examples are what the validation prints.
+        let examples = [
+            format!(
+                "{CAMS}{}{}{}",
+                zone("door", "a", SQUARE),
+                zone("door", "b", SQUARE),
+                zone(
+                    "door",
+                    "c",
+                    "[[0.1, 0.1], [0.5, 0.1], [0.5, 0.5], [1.2, 0.5]]"
+                )
+            ),
+            format!(
+                "{CAMS}{}{}",
+                zone("door", "a", SQUARE),
+                zone(
+                    "door",
+                    "b",
+                    "[[0.1, 0.1], [0.9, 0.9], [0.9, 0.1], [0.1, 0.9]]"
+                )
+            ),
+        ];
+        for text in examples {
+            let msg = Config::parse(&text, "site.toml").unwrap_err().to_string();
+            assert!(doc.contains(&msg), "docs/config.md lacks: {msg}");
+        }
     }
 }
