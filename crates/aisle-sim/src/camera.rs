@@ -197,6 +197,21 @@ impl Camera {
     pub fn image_to_floor(&self, u: f64, v: f64) -> Option<[f64; 2]> {
         Projector::new(self).image_to_floor(u, v)
     }
+
+    /// Where the bottom centre of the (unclipped) box of a person standing at floor point
+    /// `foot` appears in the image: across, the middle of the box (feet and head, so it leans
+    /// with the converging verticals of a tilted camera); down, the near edge of the footprint.
+    /// It is the point a zone drawn around a standing person's feet should hold. `None` when
+    /// the person is behind the camera.
+    pub fn box_bottom_centre(
+        &self,
+        foot: [f64; 2],
+        height_m: f64,
+        width_m: f64,
+    ) -> Option<[f64; 2]> {
+        let b = Projector::new(self).cylinder_box(V2::from_arr(foot), 0.0, height_m, width_m)?;
+        Some([(b.x1 + b.x2) / 2.0, b.y2])
+    }
 }
 
 #[cfg(test)]

@@ -6,32 +6,8 @@ use crate::geom::{
 };
 use crate::SimError;
 
-/// What a zone is for; analytics report different things per kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ZoneKind {
-    /// Where shoppers come in and go out (store traffic).
-    Entrance,
-    /// A walkway between shelves (paths, occupancy).
-    Aisle,
-    /// The floor in front of a display where shoppers stop (dwell, attention).
-    Display,
-    /// Where shoppers stand at a till (service time).
-    Checkout,
-    /// The line in front of the tills (queue length, waiting time).
-    Queue,
-}
-
-impl ZoneKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ZoneKind::Entrance => "entrance",
-            ZoneKind::Aisle => "aisle",
-            ZoneKind::Display => "display",
-            ZoneKind::Checkout => "checkout",
-            ZoneKind::Queue => "queue",
-        }
-    }
-}
+/// What a zone is for: the same kinds as the device's config (`staff` is not simulated).
+pub use aisle_types::metrics::ZoneKind;
 
 /// A named floor zone (a simple polygon in metres; zones may overlap, e.g. a display zone
 /// inside an aisle).
