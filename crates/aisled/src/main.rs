@@ -8,12 +8,19 @@
 //!   rate and GOP length, and decode the first frames.
 //! - `aisle track`: run the tracker on a MOTChallenge detection file, write the tracks.
 //! - `aisle eval tracking`: score the tracker on the synthetic store's scenarios.
+//! - `aisle run`: cameras (or video files) of the config -> detector -> tracker -> zone
+//!   analytics; prints the metric records as JSON lines.
+//! - `aisle replay`: a MOTChallenge detection file -> tracker -> zone analytics -> JSON lines.
+//! - `aisle schema`: the JSON Schema of the metric records.
 
 mod check;
 mod detect;
 mod eval;
 mod pipeline;
 mod probe;
+mod replay;
+mod run;
+mod schema;
 mod track;
 
 use std::io::IsTerminal;
@@ -49,6 +56,13 @@ enum Command {
     Track(track::TrackArgs),
     /// Measure against ground truth: `aisle eval tracking` scores the tracker on synthetic stores.
     Eval(eval::EvalArgs),
+    /// Analyse the config's cameras (or video files) and print metric records as JSON lines.
+    Run(run::RunArgs),
+    /// Analyse a MOTChallenge detection file with a camera's zones and lines; print metric
+    /// records as JSON lines.
+    Replay(replay::ReplayArgs),
+    /// Print the JSON Schema of the metric records.
+    Schema(schema::SchemaArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +81,9 @@ fn main() -> ExitCode {
         Command::Probe(args) => probe::run(cli.config.as_deref(), &args),
         Command::Track(args) => track::run(cli.config.as_deref(), &args),
         Command::Eval(args) => eval::run(cli.config.as_deref(), &args),
+        Command::Run(args) => run::run(cli.config.as_deref(), &args),
+        Command::Replay(args) => replay::run(cli.config.as_deref(), &args),
+        Command::Schema(args) => schema::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -34,6 +34,17 @@ pub fn acceleration(policy: GpuPolicy) -> Acceleration {
 
 /// Builds the configured person detector; `model` overrides `detector.model`.
 pub fn build_detector(config: &Config, model: Option<&str>) -> Result<Detector> {
+    build_detector_with_threshold(config, model, None)
+}
+
+/// [`build_detector`] keeping detections down to `score_threshold` instead of
+/// `detector.score_threshold` (the tracker's second association stage needs the low-score
+/// ones: give it the tracker's `low_score`).
+pub fn build_detector_with_threshold(
+    config: &Config,
+    model: Option<&str>,
+    score_threshold: Option<f32>,
+) -> Result<Detector> {
     let manifest = load_manifest(config)?;
     let name = model.unwrap_or(&config.detector.model);
     let spec = manifest.get(name)?.clone();
@@ -48,7 +59,7 @@ pub fn build_detector(config: &Config, model: Option<&str>) -> Result<Detector> 
     )?;
     let d = &config.detector;
     let opts = DetectorOptions {
-        score_threshold: d.score_threshold,
+        score_threshold: score_threshold.unwrap_or(d.score_threshold),
         nms_iou: d.nms_iou,
         classes: d.classes.clone(),
         max_detections: d.max_detections,
@@ -93,7 +104,7 @@ pub fn camera_source(
             });
             (
                 id.to_string(),
-                url.map_or_else(|| cam.url.clone(), str::to_string),
+                url.map_or_else(|| camera_url(&config, &cam.url), str::to_string),
             )
         }
         None => {
@@ -131,4 +142,29 @@ pub fn tracker_config(config: &Config) -> aisle_track::TrackerConfig {
         appearance_momentum: t.appearance_momentum.unwrap_or(d.appearance_momentum),
         ..d
     }
+}
+
+/// A camera's `url` as given to the video input: an `rtsp://` URL unchanged; a file path with a
+/// leading `~/` replaced by the home directory and a leading `$AISLE_CACHE` (or
+/// `${AISLE_CACHE}`) by the cache directory (`runtime.cache_dir`, else the `AISLE_CACHE`
+/// environment variable, else `~/.cache/aisle`), so that a config can name the sample media
+/// wherever the cache is. Other paths are used as they are (relative ones from the current
+/// directory).
+pub fn camera_url(config: &Config, url: &str) -> String {
+    if url.contains("://") {
+        return url.to_string();
+    }
+    for var in ["$AISLE_CACHE", "${AISLE_CACHE}"] {
+        if let Some(rest) = url.strip_prefix(var) {
+            if rest.is_empty() || rest.starts_with('/') {
+                return format!("{}{rest}", config.cache_dir().display());
+            }
+        }
+    }
+    if let Some(rest) = url.strip_prefix("~/") {
+        if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+            return Path::new(&home).join(rest).display().to_string();
+        }
+    }
+    url.to_string()
 }

@@ -1,0 +1,615 @@
+//! `aisle run`: the whole pipeline on the cameras of the config, metric records out.
+//!
+//! Per camera (one thread each): frames from the camera (`rtsp://`, through the same resilient
+//! ingest as `aisle detect`) or from a video file, `--fps` of them per second chosen evenly by
+//! timestamp -> person detector (kept down to the tracker's `low_score`, which its second
+//! association stage needs) -> appearance descriptors -> tracker -> the confirmed tracks matched
+//! in the frame -> `aisle_analytics::CameraAnalytics` -> one JSON line per metric record on
+//! standard output as each window closes. At the end of a file (or of `--max-seconds`) the open
+//! windows are closed as partial ones.
+//!
+//! Wall clock of the windows: for a camera, the wall-clock time of its first frame less that
+//! frame's media time; for a file, `--start` (default: now) is media time 0, so that a fixed
+//! `--start` gives the same records on every run.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use aisle_analytics::{AnalyticsError, CameraAnalytics, TrackPoint};
+use aisle_config::{CameraConfig, Config};
+use aisle_track::{Tracker, TrackerConfig};
+use aisle_types::metrics::MetricRecord;
+use aisle_types::{MediaTime, Nv12Frame};
+use aisle_video::camera::{unix_ms, CameraIngest, IngestOptions, RateDecimator, SystemClock};
+use aisle_video::{redact_url, RtspCredentials, RtspOptions, RtspTransport, VideoFile};
+use aisle_vision::{AppearanceExtractor, Detector, StageTimes};
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Only this camera of the config (repeatable; default: every `[[cameras]]` entry).
+    #[arg(long = "camera", value_name = "ID")]
+    cameras: Vec<String>,
+    /// Frames analysed per second of video (evenly chosen by timestamp).
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=60))]
+    fps: u32,
+    /// Wall-clock time of the start of video files (media time 0), RFC 3339
+    /// (`2026-01-01T09:00:00Z`) or `now` (default). Cameras use the real clock.
+    #[arg(long, value_name = "RFC3339|now")]
+    start: Option<String>,
+    /// Stop each camera after this many seconds of video (from its first frame).
+    #[arg(long, value_name = "S")]
+    max_seconds: Option<f64>,
+}
+
+/// What one camera did, for the closing log line.
+#[derive(Debug, Default)]
+struct CameraSummary {
+    frames: u64,
+    decoded: u64,
+    decode_errors: u64,
+    tracks: usize,
+    records: u64,
+    wall_s: f64,
+}
+
+pub fn run(config_path: Option<&Path>, args: &RunArgs) -> Result<ExitCode> {
+    let Some(path) = config_path else {
+        bail!("aisle run needs --config FILE (with [[cameras]], [[zones]] and [[lines]])");
+    };
+    let config = crate::pipeline::load_config(Some(path))?;
+    if let Some(s) = args.max_seconds {
+        if !(s.is_finite() && s > 0.0) {
+            bail!("--max-seconds {s} must be a positive number of seconds");
+        }
+    }
+    let start_ms = match &args.start {
+        Some(s) => parse_start(s)?,
+        None => unix_ms(SystemTime::now()),
+    };
+    let cameras = select_cameras(&config, path, &args.cameras)?;
+    // Every camera's zones and lines are checked before any model is loaded or video opened
+    // (the frame size only scales normalised coordinates: a nominal one does for the check).
+    for cam in &cameras {
+        new_analytics(&config, path, &cam.id, 1920, 1080, 0)?;
+    }
+    let tracker = crate::pipeline::tracker_config(&config);
+    let out = Arc::new(Mutex::new(std::io::stdout()));
+    let results: Vec<(String, Result<CameraSummary>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = cameras
+            .iter()
+            .map(|cam| {
+                let (config, out) = (&config, Arc::clone(&out));
+                let id = cam.id.clone();
+                let handle = std::thread::Builder::new()
+                    .name(format!("camera-{id}"))
+                    .spawn_scoped(s, move || {
+                        run_camera(config, path, cam, args, start_ms, tracker, &out)
+                    });
+                (id, handle)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(id, h)| {
+                let r = match h {
+                    Ok(h) => h
+                        .join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("its thread panicked"))),
+                    Err(e) => Err(anyhow::Error::new(e).context("cannot start a thread")),
+                };
+                (id, r)
+            })
+            .collect()
+    });
+    let mut failed = None;
+    let mut decode_errors = 0;
+    for (id, r) in results {
+        match r {
+            Ok(s) => {
+                tracing::info!(
+                    camera = %id,
+                    frames = s.frames,
+                    decoded = s.decoded,
+                    fps = format!("{:.1}", s.frames as f64 / s.wall_s.max(1e-9)),
+                    tracks = s.tracks,
+                    records = s.records,
+                    "camera done: {} frames analysed in {:.1} s ({:.1} fps), {} tracks, {} records",
+                    s.frames,
+                    s.wall_s,
+                    s.frames as f64 / s.wall_s.max(1e-9),
+                    s.tracks,
+                    s.records,
+                );
+                decode_errors += s.decode_errors;
+            }
+            Err(e) => {
+                if failed.is_none() {
+                    failed = Some(e.context(format!("camera `{id}`")));
+                } else {
+                    tracing::error!(camera = %id, "{e:#}");
+                }
+            }
+        }
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    if decode_errors > 0 {
+        tracing::warn!("{decode_errors} decoding error(s): see the warnings above");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The cameras to run: `wanted` ones (in config order) or all; errors name the config file.
+fn select_cameras<'c>(
+    config: &'c Config,
+    path: &Path,
+    wanted: &[String],
+) -> Result<Vec<&'c CameraConfig>> {
+    if config.cameras.is_empty() {
+        bail!(
+            "{} has no cameras: add a [[cameras]] entry (id and url: rtsp://... or a video file)",
+            path.display()
+        );
+    }
+    for id in wanted {
+        if config.camera(id).is_none() {
+            let known: Vec<&str> = config.cameras.iter().map(|c| c.id.as_str()).collect();
+            bail!(
+                "no camera `{id}` in {} (cameras: {})",
+                path.display(),
+                known.join(", ")
+            );
+        }
+    }
+    Ok(config
+        .cameras
+        .iter()
+        .filter(|c| wanted.is_empty() || wanted.contains(&c.id))
+        .collect())
+}
+
+/// The analytics of `camera`; a setup error names the config file and the bad entry's path.
+pub fn new_analytics(
+    config: &Config,
+    path: &Path,
+    camera: &str,
+    width: u32,
+    height: u32,
+    epoch_unix_ms: i64,
+) -> Result<CameraAnalytics> {
+    CameraAnalytics::new(
+        camera,
+        width,
+        height,
+        &config.zones,
+        &config.lines,
+        &config.analytics,
+        epoch_unix_ms,
+    )
+    .with_context(|| format!("config file {}: analytics set-up", path.display()))
+}
+
+/// Writes `records` as JSON lines (one write and flush per batch, so that the lines of several
+/// cameras never interleave) and clears them.
+pub fn emit(out: &Mutex<impl Write>, records: &mut Vec<MetricRecord>) -> Result<u64> {
+    if records.is_empty() {
+        return Ok(0);
+    }
+    let mut buf = Vec::with_capacity(1024 * records.len());
+    for r in records.iter() {
+        serde_json::to_writer(&mut buf, r)?;
+        buf.push(b'\n');
+    }
+    let n = records.len() as u64;
+    records.clear();
+    let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
+    out.write_all(&buf)?;
+    out.flush()?;
+    Ok(n)
+}
+
+/// Where a camera's frames come from.
+enum Source {
+    File(Box<VideoFile>),
+    Camera {
+        runtime: tokio::runtime::Runtime,
+        ingest: CameraIngest,
+    },
+}
+
+/// The per-frame work shared by files and cameras: detector -> appearance -> tracker ->
+/// analytics.
+struct Analysis<'a> {
+    detector: Detector,
+    extractor: AppearanceExtractor,
+    tracker: Tracker,
+    analytics: Option<CameraAnalytics>,
+    config: &'a Config,
+    path: &'a Path,
+    camera: &'a str,
+    dets: Vec<aisle_types::Detection>,
+    appearance: Vec<aisle_types::Appearance>,
+    points: Vec<TrackPoint>,
+    records: Vec<MetricRecord>,
+    times: StageTimes,
+    track_ids: BTreeSet<u32>,
+    frames: u64,
+    emitted: u64,
+    last: Option<MediaTime>,
+}
+
+impl Analysis<'_> {
+    fn frame(&mut self, frame: &Nv12Frame, out: &Mutex<impl Write>) -> Result<()> {
+        self.detector
+            .detect_timed(frame, &mut self.dets, &mut self.times)
+            .with_context(|| format!("detecting people in frame {}", frame.index))?;
+        self.extractor
+            .describe_all(frame, &self.dets, &mut self.appearance);
+        let tracks =
+            match self
+                .tracker
+                .update_with_appearance(&self.dets, &self.appearance, frame.pts)
+            {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(camera = self.camera, "frame {} skipped: {e}", frame.index);
+                    return Ok(());
+                }
+            };
+        self.points.clear();
+        for t in tracks.iter().filter(|t| t.is_active()) {
+            self.track_ids.insert(t.id.0);
+            self.points.push(TrackPoint {
+                id: t.id.0,
+                bbox: t.bbox,
+                first_seen: t.first_seen,
+            });
+        }
+        self.frames += 1;
+        self.last = Some(frame.pts);
+        let Some(analytics) = self.analytics.as_mut() else {
+            return Ok(());
+        };
+        match analytics.update(frame.pts, &self.points, &mut self.records) {
+            Ok(()) => {}
+            Err(e @ AnalyticsError::TimeWentBack { .. }) => {
+                tracing::warn!(camera = self.camera, "{e}")
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.emitted += emit(out, &mut self.records)?;
+        Ok(())
+    }
+
+    /// Closes the open windows at `end` (not before the last analysed frame).
+    fn finish(&mut self, end: Option<MediaTime>, out: &Mutex<impl Write>) -> Result<()> {
+        let at = match (end, self.last) {
+            (Some(e), Some(l)) if e.as_secs_f64() >= l.as_secs_f64() => e,
+            (_, Some(l)) => l,
+            (Some(e), None) => e,
+            (None, None) => return Ok(()),
+        };
+        if let Some(a) = self.analytics.as_mut() {
+            a.finish(at, &mut self.records);
+        }
+        self.emitted += emit(out, &mut self.records)?;
+        Ok(())
+    }
+}
+
+fn run_camera(
+    config: &Config,
+    path: &Path,
+    cam: &CameraConfig,
+    args: &RunArgs,
+    start_ms: i64,
+    tracker_cfg: TrackerConfig,
+    out: &Mutex<impl Write>,
+) -> Result<CameraSummary> {
+    let url = crate::pipeline::camera_url(config, &cam.url);
+    let source = if cam.is_rtsp() {
+        let transport = match cam.transport {
+            aisle_config::CameraTransport::Tcp => RtspTransport::Tcp,
+            aisle_config::CameraTransport::Udp => RtspTransport::Udp,
+        };
+        let credentials = config.camera_credentials(cam)?.map(|c| RtspCredentials {
+            username: c.username,
+            password: c.password,
+        });
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        let rtsp = RtspOptions {
+            transport,
+            credentials,
+            ..RtspOptions::new(cam.id.clone(), url.clone())
+        };
+        let mut opts = IngestOptions::new(rtsp);
+        opts.analysis_fps = Some(args.fps);
+        let ingest = {
+            let _guard = runtime.enter();
+            CameraIngest::spawn(opts, Arc::new(SystemClock::new()))?
+        };
+        tracing::info!(camera = %cam.id, url = %redact_url(&url), "camera over {transport}, {} fps analysed", args.fps);
+        Source::Camera { runtime, ingest }
+    } else {
+        let video = VideoFile::open(&url).with_context(|| format!("opening {url}"))?;
+        tracing::info!(
+            camera = %cam.id,
+            "{url}: {}x{}, {} frames, {} fps analysed",
+            video.info().width,
+            video.info().height,
+            video.info().frame_count.map_or("?".into(), |n| n.to_string()),
+            args.fps
+        );
+        Source::File(Box::new(video))
+    };
+    // Files: the analytics can be set up now (size known, epoch from --start).
+    let analytics = match &source {
+        Source::File(v) => Some(new_analytics(
+            config,
+            path,
+            &cam.id,
+            v.info().width,
+            v.info().height,
+            start_ms,
+        )?),
+        Source::Camera { .. } => None,
+    };
+    let mut tracker = Tracker::new(tracker_cfg).context("tracker settings (config [tracker])")?;
+    if let Source::File(v) = &source {
+        tracker.set_frame_size(v.info().width, v.info().height);
+    }
+    // The tracker's second stage extends tracks with detections down to its `low_score`.
+    let threshold = tracker_cfg.low_score.min(config.detector.score_threshold);
+    let detector = crate::pipeline::build_detector_with_threshold(config, None, Some(threshold))?;
+    let mut a = Analysis {
+        detector,
+        extractor: AppearanceExtractor::new(),
+        tracker,
+        analytics,
+        config,
+        path,
+        camera: &cam.id,
+        dets: Vec::new(),
+        appearance: Vec::new(),
+        points: Vec::new(),
+        records: Vec::new(),
+        times: StageTimes::default(),
+        track_ids: BTreeSet::new(),
+        frames: 0,
+        emitted: 0,
+        last: None,
+    };
+    let started = Instant::now();
+    let mut summary = CameraSummary::default();
+    let limit = args.max_seconds;
+    let mut first_pts: Option<MediaTime> = None;
+    let past_limit = |first: MediaTime, t: MediaTime| {
+        limit.is_some_and(|s| t.as_secs_f64() - first.as_secs_f64() >= s)
+    };
+    let mut end = None;
+    match source {
+        Source::File(mut video) => {
+            let mut keep = RateDecimator::new(args.fps);
+            // End of the video: the last decoded frame plus one frame interval.
+            let mut prev: Option<MediaTime> = None;
+            for frame in video.frames() {
+                let frame = match frame {
+                    Ok(f) => f,
+                    Err(e) => {
+                        tracing::warn!(camera = %cam.id, "{e}");
+                        summary.decode_errors += 1;
+                        continue;
+                    }
+                };
+                summary.decoded += 1;
+                let first = *first_pts.get_or_insert(frame.pts);
+                if past_limit(first, frame.pts) {
+                    end = Some(frame.pts);
+                    break;
+                }
+                let step = prev.map(|p| frame.pts.as_secs_f64() - p.as_secs_f64());
+                prev = Some(frame.pts);
+                end = Some(match step.filter(|s| *s > 0.0) {
+                    Some(s) => add_secs(frame.pts, s),
+                    None => frame.pts,
+                });
+                if !keep.keep(frame.pts) {
+                    continue;
+                }
+                a.frame(&frame, out)?;
+            }
+        }
+        Source::Camera { runtime, ingest } => {
+            while let Some(f) = runtime.block_on(ingest.next_frame()) {
+                summary.decoded += 1;
+                let frame = f.frame;
+                let first = match first_pts {
+                    Some(p) => p,
+                    None => {
+                        // Media time 0 of this camera on the wall clock: the first frame's
+                        // wall-clock time less its media time.
+                        let epoch =
+                            unix_ms(f.wall) - (frame.pts.as_secs_f64() * 1e3).round() as i64;
+                        a.analytics = Some(new_analytics(
+                            a.config,
+                            a.path,
+                            a.camera,
+                            frame.width,
+                            frame.height,
+                            epoch,
+                        )?);
+                        a.tracker.set_frame_size(frame.width, frame.height);
+                        *first_pts.insert(frame.pts)
+                    }
+                };
+                end = Some(frame.pts);
+                if past_limit(first, frame.pts) {
+                    break;
+                }
+                a.frame(&frame, out)?;
+            }
+            let stats = ingest.stats();
+            tracing::info!(
+                camera = %cam.id,
+                "{} frames decoded, {} outages ({} ms down), {} reconnects, {} decoder errors",
+                stats.decoded, stats.outages, stats.downtime_ms, stats.reconnect_attempts, stats.decoder_errors
+            );
+            summary.decoded = stats.decoded;
+            runtime.block_on(ingest.stop());
+        }
+    }
+    a.finish(end, out)?;
+    summary.frames = a.frames;
+    summary.tracks = a.track_ids.len();
+    summary.records = a.emitted;
+    summary.wall_s = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// `t` plus `s` seconds, in `t`'s timescale.
+fn add_secs(t: MediaTime, s: f64) -> MediaTime {
+    MediaTime {
+        ticks: t.ticks + (s * f64::from(t.timescale)).round() as i64,
+        timescale: t.timescale,
+    }
+}
+
+/// `now` or an RFC 3339 time (`2026-01-01T09:00:00Z`, `2026-01-01T10:00:00.5+01:00`) as Unix
+/// milliseconds.
+pub fn parse_start(s: &str) -> Result<i64> {
+    if s == "now" {
+        return Ok(unix_ms(SystemTime::now()));
+    }
+    parse_rfc3339_ms(s).with_context(|| {
+        format!("--start {s:?} is not `now` or an RFC 3339 time such as 2026-01-01T09:00:00Z")
+    })
+}
+
+fn parse_rfc3339_ms(s: &str) -> Result<i64> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Result<i64> {
+        let t = s.get(r).context("too short")?;
+        if !t.bytes().all(|c| c.is_ascii_digit()) {
+            bail!("{t:?} is not a number");
+        }
+        Ok(t.parse()?)
+    };
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        bail!("expected YYYY-MM-DDTHH:MM:SS");
+    }
+    if b[13] != b':' || b[16] != b':' {
+        bail!("expected HH:MM:SS");
+    }
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) {
+        bail!("no such date");
+    }
+    if h > 23 || mi > 59 || sec > 60 {
+        bail!("no such time of day");
+    }
+    let mut i = 19;
+    let mut ms = 0i64;
+    if b.get(i) == Some(&b'.') {
+        let j = s[i + 1..]
+            .find(|c: char| !c.is_ascii_digit())
+            .map_or(s.len(), |k| i + 1 + k);
+        let frac = &s[i + 1..j];
+        if frac.is_empty() {
+            bail!("empty fraction of a second");
+        }
+        let digits: String = frac.chars().chain("000".chars()).take(3).collect();
+        ms = digits.parse()?;
+        i = j;
+    }
+    let offset_min = match &s[i..] {
+        "Z" | "z" => 0,
+        z if z.len() == 6 && matches!(z.as_bytes()[0], b'+' | b'-') && z.as_bytes()[3] == b':' => {
+            let (oh, om) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
+            if oh > 23 || om > 59 {
+                bail!("bad UTC offset");
+            }
+            let m = oh * 60 + om;
+            if z.starts_with('-') {
+                -m
+            } else {
+                m
+            }
+        }
+        _ => bail!("expected `Z` or a UTC offset `+HH:MM` at the end"),
+    };
+    let days = days_from_civil(y, mo, d);
+    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_min * 60;
+    Ok(secs * 1000 + ms)
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_start_times() {
+        assert_eq!(parse_start("1970-01-01T00:00:00Z").unwrap(), 0);
+        assert_eq!(
+            parse_start("2026-01-01T00:00:00Z").unwrap(),
+            1_767_225_600_000
+        );
+        assert_eq!(
+            parse_start("2026-11-25T19:44:00.25Z").unwrap(),
+            1_795_635_840_250
+        );
+        assert_eq!(
+            parse_start("2026-01-01T01:00:00+01:00").unwrap(),
+            1_767_225_600_000
+        );
+        assert_eq!(
+            parse_start("2000-02-29T00:00:00Z").unwrap(),
+            951_782_400_000
+        );
+        for bad in [
+            "2026-02-30T00:00:00Z",
+            "2026-01-01",
+            "2026-01-01T00:00:00",
+            "2026-01-01T24:00:00Z",
+            "yesterday",
+            "2026-01-01T00:00:00.Z",
+        ] {
+            let e = parse_start(bad).unwrap_err();
+            assert!(format!("{e:#}").contains(bad), "{e:#}");
+        }
+        let now = unix_ms(SystemTime::now());
+        assert!((parse_start("now").unwrap() - now).abs() < 60_000);
+    }
+}

@@ -1,0 +1,74 @@
+//! The committed JSON Schema of the metric records (`docs/schema/metrics-v1.schema.json`) is the
+//! one generated from the Rust types, and `aisle schema` prints it.
+//!
+//! Subscribers validate against the committed file: changing it is allowed only with a schema
+//! version bump or an additive change (a new optional field, a new record type).
+
+mod records;
+
+use std::process::Command;
+
+const REGENERATE: &str = "cargo run -p aisled -- schema > docs/schema/metrics-v1.schema.json";
+
+#[test]
+fn committed_schema_equals_the_generated_one() {
+    let path = records::schema_path();
+    let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read {}: {e}; generate it with `{REGENERATE}`",
+            path.display()
+        )
+    });
+    let generated = aisle_types::metrics::metrics_json_schema();
+    assert!(
+        committed == generated,
+        "{} differs from aisle_types::metrics::metrics_json_schema(): the metric record types \
+         changed. Regenerate it with `{REGENERATE}`, which is allowed only with a schema \
+         version bump (aisle.metrics.v2, a new file) or an additive change (new optional \
+         fields or record types) that v1 subscribers can ignore.",
+        records::SCHEMA_FILE
+    );
+}
+
+#[test]
+fn aisle_schema_prints_the_generated_schema() {
+    for args in [&["schema"][..], &["schema", "metrics"][..]] {
+        let o = Command::new(env!("CARGO_BIN_EXE_aisle"))
+            .args(args)
+            .output()
+            .expect("aisle runs");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            String::from_utf8(o.stdout).unwrap(),
+            aisle_types::metrics::metrics_json_schema()
+        );
+    }
+}
+
+#[test]
+fn the_schema_accepts_a_record_and_refuses_a_broken_one() {
+    let v = records::validator();
+    let header = aisle_types::metrics::RecordHeader::new(
+        "front",
+        "door",
+        aisle_types::metrics::Period::Window,
+        1_767_225_600,
+        60,
+        60.0,
+        5,
+        false,
+    );
+    let good = aisle_types::metrics::MetricRecord::Line(aisle_types::metrics::LineRecord {
+        header,
+        line: "door".into(),
+        crossings_in: Some(7),
+        crossings_out: Some(3),
+    });
+    let mut json = serde_json::to_value(&good).unwrap();
+    assert!(v.is_valid(&json), "{json}");
+    json["crossings_in"] = serde_json::json!("seven");
+    assert!(!v.is_valid(&json));
+    json["crossings_in"] = serde_json::json!(7);
+    json["type"] = serde_json::json!("person");
+    assert!(!v.is_valid(&json));
+}
