@@ -9,10 +9,15 @@ CARGO ?= cargo
 VIDEO ?= $(AISLE_CACHE)/media/vtest.mp4
 MODEL ?= centernet
 
-.PHONY: demo test setup models media build lint fuzz bench goldens check
+.PHONY: demo detect test setup models media build lint fuzz bench goldens check
 
-## demo: fetch what is missing, build, and count people live in the sample video.
+## demo: fetch what is missing, build, and run the whole pipeline (detection, tracking, zone
+## analytics) on the sample video with the zones of examples/vtest.toml; prints metric records.
 demo: models media build
+	$(CARGO) run --release -q -p aisled -- run --config examples/vtest.toml
+
+## detect: per-frame person counts in VIDEO with MODEL.
+detect: models media build
 	$(CARGO) run --release -q -p aisled -- detect --input $(VIDEO) --model $(MODEL)
 
 # The CUDA 12.6 NVRTC of the venv's nvidia-cuda-nvrtc-cu12 wheel (scripts/setup.sh): aisle-gpu's

@@ -1,4 +1,5 @@
-//! `aisle eval tracking`: the tracker against ground truth on the synthetic store's scenarios.
+//! `aisle eval tracking`: the tracker against ground truth on the synthetic store's scenarios;
+//! `aisle eval analytics` ([`analytics`]): the zone analytics against the store's true visits.
 //!
 //! Each scenario of `aisle-sim` is simulated (seeded, deterministic), the per-frame detections go
 //! through the production tracker and through the IoU-greedy baseline, and both outputs are
@@ -6,6 +7,8 @@
 //! switches). `--export DIR` also writes each scenario in the MOTChallenge layout
 //! (`SCENARIO/seqinfo.ini`, `det/det.txt`, `gt/gt.txt`, and the outputs `aisle.txt`, `greedy.txt`)
 //! so other tools can score the same sequences and `aisle track` can re-run them.
+
+mod analytics;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -29,6 +32,9 @@ pub struct EvalArgs {
 enum EvalWhat {
     /// Score the tracker and the IoU-greedy baseline on the synthetic store's scenarios.
     Tracking(TrackingArgs),
+    /// Score the zone analytics (visitors, dwell, occupancy, transitions) against the synthetic
+    /// store's true zone visits.
+    Analytics(analytics::AnalyticsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -117,6 +123,7 @@ pub fn run(config: Option<&std::path::Path>, args: &EvalArgs) -> Result<ExitCode
     let tracker = crate::pipeline::tracker_config(&config);
     match &args.what {
         EvalWhat::Tracking(a) => tracking(a, tracker),
+        EvalWhat::Analytics(a) => analytics::run(a, tracker, &config.analytics),
     }
 }
 
