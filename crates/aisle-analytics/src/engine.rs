@@ -43,6 +43,8 @@ pub(crate) struct Engine {
     /// Held state (as of the latest update), per zone: customers whose anchor is inside (or
     /// who are lost within grace and were last seen inside), and customers with an open visit.
     pub occupants: Vec<SlotSet>,
+    /// Per zone: occupants whose visit is confirmed (the visitors).
+    pub visiting: Vec<SlotSet>,
     pub open: Vec<SlotSet>,
     /// Customers seen in the latest update.
     pub in_view: SlotSet,
@@ -97,6 +99,7 @@ impl Engine {
             visits: vec![Visit::NONE; MAX_PERSONS * nz],
             line_states: vec![LineState::NONE; MAX_PERSONS * nl],
             occupants: vec![SlotSet::default(); nz],
+            visiting: vec![SlotSet::default(); nz],
             open: vec![SlotSet::default(); nz],
             in_view: SlotSet::default(),
             rings,
@@ -229,7 +232,7 @@ impl Engine {
                 let n = self.occupants[z].len();
                 za.person_seconds += f64::from(n) * dt;
                 za.max = za.max.max(n);
-                za.visitors.union_with(&self.occupants[z]);
+                za.visitors.union_with(&self.visiting[z]);
             }
             acc.camera_person_seconds += f64::from(self.in_view.len()) * dt;
             acc.camera_persons.union_with(&self.in_view);
@@ -431,15 +434,17 @@ impl Engine {
             if inside {
                 if !v.open {
                     v.open = true;
+                    v.confirmed = false;
                     v.start = if created { first_seen.min(t) } else { t };
-                    v.outside_since = f64::NAN;
+                }
+                v.outside_since = f64::NAN;
+                if !v.confirmed && t - v.start >= self.s.min_visit_s {
+                    v.confirmed = true;
                     opens |= 1 << z;
                     if !staff {
                         self.window.zones[z].entries += 1;
                         self.report.zones[z].entries += 1;
                     }
-                } else {
-                    v.outside_since = f64::NAN;
                 }
             } else if v.open && v.outside_since.is_nan() {
                 v.outside_since = t;
@@ -500,13 +505,17 @@ impl Engine {
             let a = m.trailing_zeros() as usize;
             m &= m - 1;
             let exit = exits[a];
+            if !self.visits[slot * nz + a].confirmed {
+                continue;
+            }
             // The person's next visit start at or after the exit (already open: the exit is
             // confirmed late); visits open before the exit do not count.
             let mut first = f64::INFINITY;
             let mut targets = 0u64;
             for b in 0..nz {
                 let v = &self.visits[slot * nz + b];
-                if b == a || zone_mask & (1 << b) == 0 || !v.open || v.start < exit {
+                if b == a || zone_mask & (1 << b) == 0 || !v.open || !v.confirmed || v.start < exit
+                {
                     continue;
                 }
                 if v.start < first {
@@ -530,9 +539,11 @@ impl Engine {
             m &= m - 1;
             let v = &mut self.visits[slot * nz + a];
             let dwell = (exits[a] - v.start).max(0.0);
+            let confirmed = v.confirmed;
             v.open = false;
+            v.confirmed = false;
             v.outside_since = f64::NAN;
-            if !staff {
+            if !staff && confirmed {
                 let (bounce, engaged) = (self.s.bounce_s, self.s.engaged_s);
                 self.window.zones[a].dwell.add(dwell, bounce, engaged);
                 self.report.zones[a].dwell.add(dwell, bounce, engaged);
@@ -560,6 +571,7 @@ impl Engine {
         self.report.fold_slot(slot);
         for z in 0..nz {
             self.occupants[z].remove(slot);
+            self.visiting[z].remove(slot);
             self.open[z].remove(slot);
             self.visits[slot * nz + z] = Visit::NONE;
         }
@@ -577,6 +589,7 @@ impl Engine {
     fn refresh_held(&mut self) {
         let nz = self.zones.len();
         self.occupants.iter_mut().for_each(SlotSet::clear);
+        self.visiting.iter_mut().for_each(SlotSet::clear);
         self.open.iter_mut().for_each(SlotSet::clear);
         self.in_view.clear();
         for (slot, p) in self.persons.iter().enumerate() {
@@ -590,6 +603,9 @@ impl Engine {
                 let v = &self.visits[slot * nz + z];
                 if v.inside {
                     self.occupants[z].insert(slot);
+                    if v.confirmed {
+                        self.visiting[z].insert(slot);
+                    }
                 }
                 if v.open {
                     self.open[z].insert(slot);
@@ -599,7 +615,7 @@ impl Engine {
         for acc in [&mut self.window, &mut self.report] {
             for (z, za) in acc.zones.iter_mut().enumerate() {
                 za.max = za.max.max(self.occupants[z].len());
-                za.visitors.union_with(&self.occupants[z]);
+                za.visitors.union_with(&self.visiting[z]);
             }
             acc.camera_persons.union_with(&self.in_view);
             for slot in self.in_view.iter() {

@@ -40,6 +40,7 @@ pub(crate) struct Person {
     pub staff: bool,
     /// Counted in `AnalyticsStats::staff_tracks` already.
     pub counted_staff: bool,
+
     /// Heatmap cell of the bottom-centre anchor (latest sighting).
     pub cell: u16,
 }
@@ -81,6 +82,9 @@ pub(crate) struct Visit {
     /// A closed visit whose transition waits for the person's next visit start: its exit time
     /// (NaN: none).
     pub transition_from: f64,
+    /// The person has been inside for `min_visit_s` since the start: a visit, not a box
+    /// brushing the zone. Only confirmed visits count (entries, visitors, dwell, transitions).
+    pub confirmed: bool,
 }
 
 impl Visit {
@@ -90,6 +94,7 @@ impl Visit {
         start: 0.0,
         outside_since: f64::NAN,
         transition_from: f64::NAN,
+        confirmed: false,
     };
 
     pub fn pending_exit(&self) -> bool {

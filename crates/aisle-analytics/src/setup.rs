@@ -51,6 +51,7 @@ pub(crate) struct Line {
 pub(crate) struct Settings {
     pub window_s: u32,
     pub report_window_s: u32,
+    pub min_visit_s: f64,
     pub bounce_s: f64,
     pub engaged_s: f64,
     pub reentry_gap_s: f64,
@@ -109,6 +110,7 @@ fn check_settings(camera: &str, s: &AnalyticsConfig) -> Result<Settings, Analyti
         ));
     }
     for (key, v) in [
+        ("analytics.min_visit_s", s.min_visit_s),
         ("analytics.bounce_s", s.bounce_s),
         ("analytics.engaged_s", s.engaged_s),
         ("analytics.reentry_gap_s", s.reentry_gap_s),
@@ -142,6 +144,7 @@ fn check_settings(camera: &str, s: &AnalyticsConfig) -> Result<Settings, Analyti
     Ok(Settings {
         window_s: s.window_s,
         report_window_s: s.report_window_s,
+        min_visit_s: s.min_visit_s,
         bounce_s: s.bounce_s,
         engaged_s: s.engaged_s,
         reentry_gap_s: s.reentry_gap_s,

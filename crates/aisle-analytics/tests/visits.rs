@@ -209,3 +209,35 @@ fn a_new_id_at_the_frame_border_or_far_away_is_a_new_person() {
     assert_eq!(sim.a.stats().stitches, 0);
     assert_eq!(sim.camera(Period::Window, 0).visitors, Some(3));
 }
+
+#[test]
+fn a_box_brushing_a_zone_for_less_than_min_visit_s_is_no_visit() {
+    let zones = [rect("shelf", ZoneKind::Display, 0.2, 0.4, 0.4, 0.8)];
+    let s = aisle_config::AnalyticsConfig {
+        min_visit_s: 1.0,
+        ..settings(1)
+    };
+    let mut sim = Sim::new(&zones, &[], &s);
+    // Person 1 brushes the shelf for 0.5 s; person 2 stands in it for 4 s (from 20 s).
+    sim.add(1, |ms| match ms {
+        0..5_000 => Some([0.5, 0.6]),
+        5_000..5_500 => Some([0.3, 0.6]),
+        5_500..15_000 => Some([0.5, 0.6]),
+        _ => None,
+    });
+    sim.add(2, |ms| match ms {
+        15_000..20_000 => Some([0.5, 0.6]),
+        20_000..24_000 => Some([0.3, 0.6]),
+        24_000..40_000 => Some([0.5, 0.6]),
+        _ => None,
+    });
+    sim.run(0, 60_000);
+    let z = sim.zone("shelf", Period::Window, 0);
+    assert_eq!((z.visitors, z.entries), (Some(1), Some(1)));
+    let d = z.dwell.as_ref().unwrap();
+    assert_eq!(d.count, 1);
+    // Counted from when they entered, not from when the visit was confirmed.
+    assert_close(d.sum_s, 4.0);
+    // Occupancy is presence: both people's time inside.
+    assert_close(z.occupancy.as_ref().unwrap().person_seconds, 4.5);
+}

@@ -100,6 +100,7 @@ fn report_percentiles_are_exact_and_histograms_add_up() {
     let s = AnalyticsConfig {
         min_visitors: 1,
         report_window_s: 300,
+        min_visit_s: 0.0,
         ..Default::default()
     };
     // On a quarter hour: the report window starts with the run.

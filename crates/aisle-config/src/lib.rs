@@ -140,6 +140,9 @@ pub struct AnalyticsConfig {
     /// Length of the report window (exact percentiles), seconds; a multiple of `window_s`
     /// that divides 86400.
     pub report_window_s: u32,
+    /// A person must stay in a zone this long for a visit to count (a box brushing the zone's
+    /// border is no visit; the visit then counts from when they entered), seconds.
+    pub min_visit_s: f64,
     /// A visit shorter than this is a bounce, seconds.
     pub bounce_s: f64,
     /// A visit at least this long is engaged, seconds.
@@ -165,6 +168,7 @@ impl Default for AnalyticsConfig {
         Self {
             window_s: 60,
             report_window_s: 900,
+            min_visit_s: 0.5,
             bounce_s: 2.0,
             engaged_s: 5.0,
             reentry_gap_s: 6.0,
@@ -595,6 +599,13 @@ impl Config {
                     "must be between 0 and 3600 seconds".into(),
                 ));
             }
+        }
+        if !(a.min_visit_s.is_finite() && (0.0..=60.0).contains(&a.min_visit_s)) {
+            return Err(invalid(
+                "analytics.min_visit_s",
+                a.min_visit_s.to_string(),
+                "must be between 0 and 60 seconds".to_string(),
+            ));
         }
         if a.bounce_s > a.engaged_s {
             return Err(invalid(
@@ -1606,6 +1617,7 @@ mod tests {
                 &["analytics.report_window_s", "= 60"],
             ),
             ("bounce_s = -1", &["analytics.bounce_s", "-1", "3600"]),
+            ("min_visit_s = 61", &["analytics.min_visit_s", "61", "60"]),
             ("engaged_s = 4000", &["analytics.engaged_s", "4000"]),
             ("reentry_gap_s = nan", &["analytics.reentry_gap_s", "NaN"]),
             ("lost_grace_s = inf", &["analytics.lost_grace_s", "inf"]),

@@ -51,10 +51,12 @@ pub fn line(name: &str, from: [f64; 2], to: [f64; 2], in_side: LineSide) -> Line
 }
 
 /// The defaults with k = `k`, and the hysteresis and grace times the tests' timings are written
-/// for (3 s each), pinned so that tuning the defaults does not change what the tests check.
+/// for (3 s each, no minimum visit), pinned so that tuning the defaults does not change what the
+/// tests check.
 pub fn settings(k: u32) -> AnalyticsConfig {
     AnalyticsConfig {
         min_visitors: k,
+        min_visit_s: 0.0,
         reentry_gap_s: 3.0,
         lost_grace_s: 3.0,
         ..Default::default()

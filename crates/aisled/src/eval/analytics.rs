@@ -27,7 +27,7 @@ use aisle_analytics::{CameraAnalytics, TrackPoint};
 use aisle_config::{AnalyticsConfig, ZoneConfig};
 use aisle_sim::{NoiseModel, Scenario, SimOutput};
 use aisle_track::{Tracker, TrackerConfig};
-use aisle_types::metrics::{rfc3339_utc, MetricRecord, Period};
+use aisle_types::metrics::{dwell_bucket, rfc3339_utc, MetricRecord, Period, DWELL_HISTOGRAM_LEN};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde::Serialize;
@@ -121,6 +121,9 @@ pub struct ZoneRow {
     /// Person-seconds over the scenario.
     pub person_s_true: f64,
     pub person_s_est: f64,
+    /// Ended visits per dwell bucket (`DWELL_BUCKETS_S`) over the scenario.
+    pub dwell_histogram_true: Vec<u32>,
+    pub dwell_histogram_est: Vec<u32>,
 }
 
 impl AnalyticsResult {
@@ -388,10 +391,17 @@ pub fn evaluate_scenario(
 
     let start = sim.frames.first().map_or(0.0, |f| f.time.as_secs_f64());
     let end = end_time(sim).as_secs_f64();
+    // The device's definition of a visit: at least `min_visit_s` inside (a shorter brush past a
+    // zone is none), applied to the true visits too.
+    let min_visit = settings.min_visit_s;
     let visits: Vec<TrueVisit> = sim
         .visits
         .iter()
         .filter(|v| scored.iter().any(|(i, _)| *i == v.zone))
+        .filter(|v| {
+            let (enter, exit) = (v.enter.as_secs_f64().max(start), v.exit.as_secs_f64());
+            v.still_inside_at_end || exit - enter >= min_visit
+        })
         .map(|v| TrueVisit {
             shopper: v.shopper,
             zone: v.zone,
@@ -475,6 +485,14 @@ pub fn evaluate_scenario(
             .filter(|v| v.closed)
             .map(|v| v.exit - v.enter)
             .collect();
+        row.dwell_histogram_true = vec![0; DWELL_HISTOGRAM_LEN];
+        for d in &closed {
+            row.dwell_histogram_true[dwell_bucket(*d)] += 1;
+        }
+        row.dwell_histogram_est = reports
+            .get(&zc.name)
+            .and_then(|z| z.dwell.as_ref())
+            .map_or_else(|| vec![0; DWELL_HISTOGRAM_LEN], |d| d.histogram.clone());
         if closed.len() >= MIN_VISITS_FOR_DWELL {
             let est = reports.get(&zc.name).and_then(|z| z.dwell.as_ref());
             let (p50, mean) = (
