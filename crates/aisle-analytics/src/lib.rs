@@ -21,7 +21,8 @@
 //! seen again, everything goes on; past it, their open visits close at the last sighting (or at
 //! a pending exit) and the slot is freed. *Stitching* repairs id switches: a new id whose box
 //! keeps 2 % away from every frame border continues the nearest lost person (within grace) whose
-//! last box is near (centre distance < 0.75 x the larger height, height ratio in [0.67, 1.5]).
+//! last box is near (centre distance below 0.5 + 0.6 x seconds since they vanished of the larger
+//! height, at most 2.5 heights: a walking pace; height ratio in [0.67, 1.5]).
 //! Tracks beyond the table, invalid boxes and repeated ids in one update are ignored and counted
 //! in [`AnalyticsStats`].
 //!
@@ -39,18 +40,20 @@
 //!
 //! **Visits** (`engine.rs`; state in `persons.rs`, per-window sums in `zones.rs`; per person
 //! and non-staff zone, with hysteresis): the anchor inside
-//! opens a visit (starting at `first_seen` for a person created in this update, else now);
-//! leaving starts a pending exit; back inside within `reentry_gap_s` the visit goes on; once out
-//! for `reentry_gap_s` it closes with exit = the first instant seen outside. Entries count at
-//! opening, dwell figures at closing; `in_progress` counts visits open at the window end (a
-//! pending one's time so far ends at its exit). Visitors: distinct persons with an open visit at
-//! any moment of the window, kept as bitsets over slots; a freed slot's bits are folded into
-//! "departed" counts first, so a reused slot never merges two people.
+//! opens a visit (starting at `first_seen` for a person created in this update, else now),
+//! which is *confirmed* once the person is seen inside `min_visit_s` after its start (an
+//! unconfirmed visit counts nowhere: a box brushing the zone); leaving starts a pending exit;
+//! back inside within `reentry_gap_s` the visit goes on; once out for `reentry_gap_s` it closes
+//! with exit = the first instant seen outside. Entries count at confirmation, dwell figures at
+//! closing; `in_progress` counts visits open at the window end (a pending one's time so far ends
+//! at its exit). Visitors: distinct persons inside on a confirmed visit at any moment of the
+//! window, kept as bitsets over slots; a freed slot's bits are folded into "departed" counts
+//! first, so a reused slot never merges two people.
 //!
 //! **Occupancy**: persons whose anchor is inside at the update (lost persons: last seen inside),
 //! without hysteresis; integrated over time, max over the window, `now` at its end.
 //!
-//! **Transitions**: when a visit to A closes at exit t, the person's next visit start at or
+//! **Transitions** (between confirmed visits): when a visit to A closes at exit t, the person's next visit start at or
 //! after t (already open, since exits are confirmed late, or the next one to open) to zones
 //! other than A counts A -> B for each B starting at that first instant; a next start in A
 //! itself ends the wait without a count; visits open before t never count; a person who leaves
