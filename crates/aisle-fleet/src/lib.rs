@@ -1,0 +1,23 @@
+//! The appliance's MQTT link to the fleet: the topic tree, payloads, the on-disk spool, commands,
+//! birth/Last Will and health (see `shared/design/ARCHITECTURE.md`, "MQTT (v5) topic tree").
+//!
+//! This first part is the **spool** ([`spool`]): every metric record is written to disk, durably,
+//! before it is published, and removed only when the broker acknowledges it (QoS 1 PUBACK). After
+//! a broker outage, a crash or a power cut the pending records are replayed in their original
+//! order, marked `historical: true` ([`mark_historical`]) and carrying their stable record id, so
+//! subscribers can de-duplicate. The spool is bounded: when full, the oldest records are evicted
+//! first, and every eviction is counted and reported. The MQTT client itself comes later.
+//!
+//! **No video leaves the device.** This crate sees only aggregates (`aisle_types::metrics`) and
+//! must never depend, directly or transitively, on `aisle-video`, `aisle-gpu`, `aisle-infer` or
+//! `aisle-vision`; `tests/no_video_deps.rs` checks it from `cargo metadata`.
+//!
+//! Libraries never print: diagnostics go through `tracing`.
+
+#![forbid(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod historical;
+pub mod spool;
+
+pub use historical::{mark_historical, HistoricalError};
+pub use spool::{Entry, Recovery, Seq, Spool, SpoolError, SpoolOptions, SpoolStats};
