@@ -423,8 +423,7 @@ impl Spool {
         };
         let mut acks = Vec::new();
         let mut max_seq: Option<u64> = None;
-        // Per segment: (base seq if the header is intact, data seqs seen, first and last seen).
-        let mut seen: Vec<(Option<u64>, u64, Option<(u64, u64)>)> = Vec::new();
+        let mut seen: Vec<SegmentSeen> = Vec::new();
 
         for (i, &id) in ids.iter().enumerate() {
             let newest = i + 1 == ids.len();
@@ -450,7 +449,11 @@ impl Spool {
                 write_header(&path, &file, base)?;
                 recovery.torn_tail_bytes += len;
                 spool.next_seq = base;
-                seen.push((Some(base), 0, None));
+                seen.push(SegmentSeen {
+                    base: Some(base),
+                    count: 0,
+                    range: None,
+                });
                 spool.segments.push_back(Segment {
                     id,
                     path,
@@ -523,7 +526,11 @@ impl Spool {
                     recovery.corrupt_bytes += len - tail;
                 }
             }
-            seen.push((base, data_seen, range));
+            seen.push(SegmentSeen {
+                base,
+                count: data_seen,
+                range,
+            });
             spool.segments.push_back(Segment {
                 id,
                 path,
@@ -873,27 +880,71 @@ fn write_header(path: &Path, file: &File, base_seq: u64) -> Result<(), SpoolErro
     file.sync_all().map_err(io_err(path, "fsync", Some(0)))
 }
 
+/// What the scan at open saw of one segment's entries.
+#[derive(Debug, Clone, Copy)]
+struct SegmentSeen {
+    /// Base seq from the header, if intact.
+    base: Option<u64>,
+    /// Entry records found.
+    count: u64,
+    /// First and last entry seq found.
+    range: Option<(u64, u64)>,
+}
+
 /// Entries missing from the sequence: each segment should hold every seq from its base to the
 /// next segment's base (the newest: to its last entry). Segments with a corrupt header borrow
 /// their first seen seq or the previous segment's end.
-fn lost_entries(seen: &[(Option<u64>, u64, Option<(u64, u64)>)]) -> u64 {
+fn lost_entries(seen: &[SegmentSeen]) -> u64 {
     let mut lost = 0;
     let mut prev_end: Option<u64> = None;
-    for (i, &(base, count, range)) in seen.iter().enumerate() {
-        let start = base
+    for (i, s) in seen.iter().enumerate() {
+        let start = s
+            .base
             .or(prev_end)
-            .or(range.map(|(first, _)| first))
+            .or(s.range.map(|(first, _)| first))
             .unwrap_or(0);
         let end = match seen.get(i + 1) {
-            Some(&(Some(next_base), _, _)) => next_base,
-            Some(&(None, _, next_range)) => next_range
+            Some(SegmentSeen {
+                base: Some(next_base),
+                ..
+            }) => *next_base,
+            Some(next) => next
+                .range
                 .map(|(first, _)| first)
-                .or(range.map(|(_, last)| last + 1))
+                .or(s.range.map(|(_, last)| last + 1))
                 .unwrap_or(start),
-            None => range.map_or(start, |(_, last)| last + 1),
+            None => s.range.map_or(start, |(_, last)| last + 1),
         };
-        lost += end.saturating_sub(start).saturating_sub(count);
+        lost += end.saturating_sub(start).saturating_sub(s.count);
         prev_end = Some(end.max(start));
     }
     lost
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(base: Option<u64>, count: u64, range: Option<(u64, u64)>) -> SegmentSeen {
+        SegmentSeen { base, count, range }
+    }
+
+    #[test]
+    fn lost_entries_from_sequence_gaps() {
+        // Nothing lost: 0..5 in one segment, 5..8 in the next.
+        let clean = [seg(Some(0), 5, Some((0, 4))), seg(Some(5), 3, Some((5, 7)))];
+        assert_eq!(lost_entries(&clean), 0);
+        // A middle entry gone, and the last entry of the older segment gone.
+        let gaps = [seg(Some(0), 3, Some((0, 3))), seg(Some(5), 2, Some((5, 7)))];
+        assert_eq!(lost_entries(&gaps), 1 + 1 + 1);
+        // An older segment's header is corrupt: its start is the previous end.
+        let bad_header = [
+            seg(Some(0), 2, Some((0, 1))),
+            seg(None, 2, Some((2, 4))),
+            seg(Some(5), 0, None),
+        ];
+        assert_eq!(lost_entries(&bad_header), 1);
+        // An empty newest segment (acks only, or just created) loses nothing.
+        assert_eq!(lost_entries(&[seg(Some(9), 0, None)]), 0);
+    }
 }

@@ -90,37 +90,37 @@ fn frame(out: &mut Vec<u8>, body: &[u8]) {
 
 /// Why the bytes at an offset are not a good record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bad {
+pub enum Invalid {
     /// Fewer bytes left than the header or the body it announces.
     Short,
-    BadMagic,
-    BadLength,
-    BadChecksum,
+    Magic,
+    Length,
+    Checksum,
     /// The checksum holds but the body does not parse (unknown kind, topic length past the end,
     /// topic not UTF-8): written by another format version, or a bug.
-    BadBody,
+    Body,
 }
 
 /// Decodes the record at the start of `buf`: the record and its encoded length.
-pub fn decode(buf: &[u8]) -> Result<(Record<'_>, usize), Bad> {
+pub fn decode(buf: &[u8]) -> Result<(Record<'_>, usize), Invalid> {
     if buf.len() < RECORD_HEADER {
         return Err(if buf.len() >= 4 && buf[..4] != RECORD_MAGIC {
-            Bad::BadMagic
+            Invalid::Magic
         } else {
-            Bad::Short
+            Invalid::Short
         });
     }
     if buf[..4] != RECORD_MAGIC {
-        return Err(Bad::BadMagic);
+        return Err(Invalid::Magic);
     }
     let len_bytes: [u8; 4] = buf[4..8].try_into().expect("4 bytes");
     let len = u32::from_le_bytes(len_bytes) as usize;
     if !(BODY_FIXED..=MAX_BODY).contains(&len) {
-        return Err(Bad::BadLength);
+        return Err(Invalid::Length);
     }
     let total = RECORD_HEADER + len;
     if buf.len() < total {
-        return Err(Bad::Short);
+        return Err(Invalid::Short);
     }
     let stored = u32::from_le_bytes(buf[8..12].try_into().expect("4 bytes"));
     let body = &buf[RECORD_HEADER..total];
@@ -128,7 +128,7 @@ pub fn decode(buf: &[u8]) -> Result<(Record<'_>, usize), Bad> {
     crc.update(&len_bytes);
     crc.update(body);
     if crc.finalize() != stored {
-        return Err(Bad::BadChecksum);
+        return Err(Invalid::Checksum);
     }
     let seq = u64::from_le_bytes(body[1..9].try_into().expect("8 bytes"));
     let rest = &body[BODY_FIXED..];
@@ -138,16 +138,16 @@ pub fn decode(buf: &[u8]) -> Result<(Record<'_>, usize), Bad> {
             let topic_len = u16::from_le_bytes([rest[0], rest[1]]) as usize;
             let rest = &rest[2..];
             if topic_len > rest.len() {
-                return Err(Bad::BadBody);
+                return Err(Invalid::Body);
             }
-            let topic = std::str::from_utf8(&rest[..topic_len]).map_err(|_| Bad::BadBody)?;
+            let topic = std::str::from_utf8(&rest[..topic_len]).map_err(|_| Invalid::Body)?;
             Record::Entry {
                 seq,
                 topic,
                 payload: &rest[topic_len..],
             }
         }
-        _ => return Err(Bad::BadBody),
+        _ => return Err(Invalid::Body),
     };
     Ok((record, total))
 }
