@@ -169,6 +169,15 @@ fn limits_are_checked() {
         Spool::open(dir.path(), bad),
         Err(SpoolError::InvalidOptions { .. })
     ));
+    for opts in [
+        SpoolOptions::default(),
+        SpoolOptions::with_max_bytes(4096),
+        SpoolOptions::with_max_bytes(1 << 30),
+    ] {
+        let sub = dir.path().join(format!("{}", opts.max_bytes));
+        let (spool, _) = Spool::open(&sub, opts).unwrap();
+        assert_eq!(spool.options(), opts);
+    }
     let (mut spool, _) = Spool::open(dir.path(), small()).unwrap();
     let err = spool.append("t", &[b'x'; 1024]).unwrap_err();
     assert!(matches!(err, SpoolError::TooLarge { .. }), "{err}");

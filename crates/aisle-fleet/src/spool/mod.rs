@@ -13,7 +13,9 @@
 //!   torn by a crash is simply not there: the entry is replayed once more, which the stable
 //!   record id makes harmless (at-least-once delivery, never zero).
 //! - **Replay in order.** [`Spool::pending`] yields the unacknowledged entries in append order,
-//!   across restarts; sequence numbers only grow over the life of a spool directory.
+//!   across restarts; sequence numbers only grow over the life of a spool directory (the one
+//!   exception: the number of an append torn by a crash, which was never returned, is given to
+//!   the next append).
 //! - **Bounded.** The segment files never add up to more than [`SpoolOptions::max_bytes`]. When
 //!   an append (or an ack record) would exceed it, the oldest segment is deleted, oldest first,
 //!   with the entries still pending in it: every evicted entry and byte is counted in
@@ -40,24 +42,27 @@
 //!
 //! - **Fit.** The access pattern is a FIFO queue: append at the head, acknowledge near the tail,
 //!   replay in order. A log is exactly that; a B-tree adds random-access structure nobody uses.
-//! - **Write amplification on eMMC.** Appending a 1 KiB record to the log writes ~1 KiB plus one
-//!   flash page of metadata per `fdatasync`; an ack writes 21 bytes. A redb commit rewrites the
-//!   B-tree path from leaf to root (several 4 KiB pages), the free-page tracking and the header
-//!   slot, with two syncs per durable commit: roughly an order of magnitude more flash writes per
-//!   record, on an appliance that writes records around the clock for years.
+//! - **Write amplification on eMMC.** Appending a 1 KiB record to the log writes ~1 KiB of data
+//!   plus, per `fdatasync`, the file system's journal commit for the new file length; an ack
+//!   record is 21 bytes. A redb commit rewrites the copy-on-write B-tree path from leaf to root
+//!   (several 4 KiB pages), its allocator state and a commit slot in the header: several times
+//!   more flash writes per record, on an appliance that writes records around the clock for
+//!   years. (Preallocating segments with `fallocate` would also remove the journal commit from
+//!   most appends; not done yet.)
 //! - **Bounded size and eviction.** Deleting the oldest segment file frees its space at once,
 //!   with no compaction and no rewrite. A B-tree database file does not shrink when keys are
-//!   deleted (freed pages are reused, the file stays at its high-water mark) and eviction would
+//!   deleted (freed pages are reused, the file stays at its high-water mark), and eviction would
 //!   be one delete per record.
 //! - **Crash semantics we can test.** The log's recovery rule is small (checksum every record,
-//!   truncate the torn tail, resynchronise after corruption) and is tested byte by byte here,
-//!   including a real `kill -9`. With redb we would rely on its tests, which are good, but its
-//!   behaviour under a corrupted page is to refuse to open (repair may drop the whole table).
+//!   truncate the torn tail, resynchronise after corruption) and is tested byte by byte in this
+//!   crate, including a real `kill -9`. With redb we would rely on its own (good) tests, and a
+//!   corrupt page is an error at open that the firmware could only answer by discarding the
+//!   whole database; the log loses only the damaged records.
 //! - **Dependency size.** The log needs `crc32fast` (a few hundred lines, no transitive
-//!   dependencies besides `cfg-if`); redb is ~25k lines of unsafe-heavy storage engine.
+//!   dependencies besides `cfg-if`); redb is a complete storage engine.
 //!
 //! The cost: this is code we own. It is kept small and its format is documented in
-//! [`record`](self::record).
+//! `spool/record.rs`.
 //!
 //! # On disk
 //!
@@ -74,7 +79,8 @@
 //! its ack), or when it is evicted.
 //!
 //! A restart costs one read of every segment (bounded by `max_bytes`); the index kept in memory
-//! is 24 bytes per pending entry, payloads stay on disk and are read back on replay.
+//! is about 40 bytes per pending entry (a `BTreeMap` of locations); payloads stay on disk and are
+//! read back on replay.
 
 mod record;
 
@@ -946,5 +952,23 @@ mod tests {
         assert_eq!(lost_entries(&bad_header), 1);
         // An empty newest segment (acks only, or just created) loses nothing.
         assert_eq!(lost_entries(&[seg(Some(9), 0, None)]), 0);
+    }
+
+    #[test]
+    fn after_a_failed_fsync_every_write_is_refused_until_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut spool, _) = Spool::open(dir.path(), SpoolOptions::default()).unwrap();
+        let seq = spool.append("t", b"{}").unwrap();
+        spool.poisoned = true; // what a failed fsync in write_record or sync_dir sets
+        assert!(matches!(
+            spool.append("t", b"{}"),
+            Err(SpoolError::Poisoned { .. })
+        ));
+        assert!(matches!(spool.ack(seq), Err(SpoolError::Poisoned { .. })));
+        assert_eq!(spool.len(), 1, "a refused ack leaves the entry pending");
+        drop(spool);
+        let (mut spool, rec) = Spool::open(dir.path(), SpoolOptions::default()).unwrap();
+        assert_eq!(rec.entries, 1);
+        assert!(spool.ack(seq).unwrap());
     }
 }
