@@ -50,7 +50,8 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-## fuzz: coverage-guided fuzzing of the decoders' input, FUZZ_SECONDS per target (default 60).
+## fuzz: coverage-guided fuzzing of the decoders' input, the tracker's, config text and the zone
+## analytics' layouts and tracks, FUZZ_SECONDS per target (default 60).
 FUZZ_SECONDS ?= 60
 fuzz: media
 	scripts/fuzz.sh $(FUZZ_SECONDS)
@@ -61,11 +62,13 @@ check: build
 
 ## bench: per-stage medians (decode, preprocess, inference, postprocess) for both detectors,
 ## camera ingest throughput (4 RTSP cameras, H.264 and H.265) in frames per second per core,
-## and the tracker's update cost with 10, 50 and 200 people in view.
+## the tracker's update cost with 10, 50 and 200 people in view, and the zone analytics' update
+## cost (16 zones, 2 lines) with 10, 50 and 200 people, and of a window and a report close.
 bench: models media
 	$(CARGO) bench -p aisled --bench pipeline
 	$(CARGO) bench -p aisled --bench ingest
 	$(CARGO) bench -p aisle-track --bench update
+	$(CARGO) bench -p aisle-analytics --bench update
 
 ## goldens: regenerate the Python reference outputs (read scripts/reference_detect.py first).
 goldens: models media
