@@ -234,6 +234,22 @@ fn check_close(recs: &[MetricRecord], e: &Expect, sane: bool) {
         Period::Window => e.window_s,
         Period::Report => e.report_window_s,
     };
+    // Everyone counted in a zone is counted by the camera (the camera holds people lost within
+    // grace like the zones do).
+    let zone_max = recs
+        .iter()
+        .filter_map(|r| match r {
+            MetricRecord::Zone(z) => z.visitors,
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    if let MetricRecord::Camera(c) = &recs[n - 1] {
+        if zone_max > 0 {
+            let cam = c.visitors.expect("a zone is published, so the camera is too");
+            assert!(cam >= zone_max, "camera visitors {cam} < zone visitors {zone_max}");
+        }
+    }
     for (i, r) in recs.iter().enumerate() {
         let h = r.header();
         assert_eq!(h.camera, CAM);

@@ -596,9 +596,10 @@ impl Engine {
             if p.state == SlotState::Free || p.staff {
                 continue;
             }
-            if p.state == SlotState::Seen {
-                self.in_view.insert(slot);
-            }
+            // Held like in the zones: someone lost within grace (hidden behind others) is still
+            // in view for the camera's figures, so a zone never counts more people than the
+            // camera.
+            self.in_view.insert(slot);
             for z in 0..nz {
                 let v = &self.visits[slot * nz + z];
                 if v.inside {

@@ -56,10 +56,12 @@ fn heatmap_cells_with_too_few_people_are_null() {
     sim.run(0, 60_000);
     let cam = sim.camera(Period::Window, 0);
     assert_eq!(cam.visitors, Some(3));
-    assert_close(cam.person_seconds.unwrap(), 60.0);
+    // Seen 10 + 20 + 30 s, and each held in view for the 3 s lost grace after vanishing (as
+    // in the zones: hidden is not gone).
+    assert_close(cam.person_seconds.unwrap(), 60.0 + 3.0 * 3.0);
     let heat = cam.heatmap.as_ref().unwrap();
     assert_eq!(heat.person_seconds.len(), 144);
-    assert_close(heat.person_seconds[2 * 16 + 1].unwrap(), 30.0);
+    assert_close(heat.person_seconds[2 * 16 + 1].unwrap(), 30.0 + 2.0 * 3.0);
     assert_eq!(heat.person_seconds[6 * 16 + 11], None);
     let zeros = heat
         .person_seconds

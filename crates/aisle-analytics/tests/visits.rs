@@ -48,7 +48,8 @@ fn one_visit_gives_dwell_entries_visitors_and_occupancy() {
     assert_eq!(z.queue, None);
     let cam = sim.camera(Period::Window, 0);
     assert_eq!(cam.visitors, Some(1));
-    assert_close(cam.person_seconds.unwrap(), 30.0);
+    // In view for 30 s, then held for the 3 s lost grace.
+    assert_close(cam.person_seconds.unwrap(), 30.0 + 3.0);
     assert_eq!(sim.a.stats().visits_closed, 1);
     // The epoch is 14 min into a 15 min report window: it closes with the first short window,
     // after it.
