@@ -19,6 +19,9 @@ APT_PACKAGES=(ffmpeg nasm unzip python3-venv pkg-config ca-certificates xz-utils
 # video to the RTSP tests: scripts/rtsp_server.py.
 APT_PACKAGES+=(gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav)
+# The MQTT broker of aisle-fleet's tests (one mosquitto per test on a free loopback port) and
+# mosquitto_sub for operators.
+APT_PACKAGES+=(mosquitto mosquitto-clients)
 ORT_VERSION=1.31.1
 # Pins: changing any line (or the stubs below) changes the stamp and rebuilds the venv.
 PIP_DEPS=("tensorflow-cpu==2.15.1" "numpy==1.26.4" "onnx==1.16.2" "tf2onnx==1.17.0"

@@ -16,6 +16,8 @@ pub const CACHE_ENV: &str = "AISLE_CACHE";
 pub const ORT_ENV: &str = "ORT_DYLIB_PATH";
 /// The directory of credential files that systemd's `LoadCredential=` sets up.
 pub const CREDENTIALS_DIR_ENV: &str = "CREDENTIALS_DIRECTORY";
+/// The durable state directory that systemd's `StateDirectory=` sets up (the MQTT spool).
+pub const STATE_DIR_ENV: &str = "STATE_DIRECTORY";
 
 /// Most `[[zones]]` one camera may have.
 pub const MAX_ZONES_PER_CAMERA: usize = 64;
@@ -110,6 +112,129 @@ pub struct Config {
     pub zones: Vec<ZoneConfig>,
     /// `[[lines]]`: counting lines in a camera's image, in order.
     pub lines: Vec<LineConfig>,
+    /// `[mqtt]`: the link to the broker. `None` (no section): nothing is published.
+    pub mqtt: Option<MqttConfig>,
+}
+
+/// `[mqtt]`: the broker, the names in the topic tree (`aisle/v1/<site>/<device>/...`) and the
+/// durable spool of metric records.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttConfig {
+    /// `mqtt://host[:port]` (default port 1883) or `mqtts://host[:port]` (8883).
+    pub broker: String,
+    /// Site name, a topic level: a-z 0-9 _ -.
+    pub site: String,
+    /// Device name, a topic level: a-z 0-9 _ -.
+    pub device: String,
+    /// MQTT client id. Default `aisle-<device>`.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Keep-alive interval in seconds (5..=3600, default 30): how soon the broker notices a dead
+    /// device and publishes its Last Will.
+    #[serde(default = "default_keep_alive_s")]
+    pub keep_alive_s: u16,
+    /// Directory of the spool. Default `$STATE_DIRECTORY/spool`, else `<cache_dir>/spool`.
+    #[serde(default)]
+    pub spool_dir: Option<PathBuf>,
+    /// Most bytes the spool may use on disk (>= 64 KiB, default 64 MiB); when full, the oldest
+    /// records are evicted and counted.
+    #[serde(default = "default_spool_max_bytes")]
+    pub spool_max_bytes: u64,
+    /// MQTT 5 message expiry of the retained `metrics` messages, in seconds (1..=2^32-1, default
+    /// 86400): a zone whose camera went away stops showing stale figures after this.
+    #[serde(default = "default_metrics_expiry_s")]
+    pub metrics_expiry_s: u32,
+}
+
+fn default_keep_alive_s() -> u16 {
+    30
+}
+fn default_spool_max_bytes() -> u64 {
+    64 << 20
+}
+fn default_metrics_expiry_s() -> u32 {
+    86_400
+}
+
+/// Smallest accepted `mqtt.spool_max_bytes`.
+pub const MIN_SPOOL_MAX_BYTES: u64 = 64 << 10;
+
+/// Where `mqtt.broker` points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerAddr {
+    /// `mqtts://`.
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+}
+
+impl BrokerAddr {
+    /// Parses `mqtt://host[:port]` or `mqtts://host[:port]` (an IPv6 host in brackets); the
+    /// error says what is wrong.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let (tls, rest) = if let Some(r) = url.strip_prefix("mqtt://") {
+            (false, r)
+        } else if let Some(r) = url.strip_prefix("mqtts://") {
+            (true, r)
+        } else {
+            return Err("must start with mqtt:// or mqtts://".into());
+        };
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        if rest.contains(['/', '@', '?', '#']) {
+            return Err(
+                "only host and port: no path, query or credentials (credentials come from a file)"
+                    .into(),
+            );
+        }
+        let default_port = if tls { 8883 } else { 1883 };
+        let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+            let (host, after) = v6
+                .split_once(']')
+                .ok_or("an IPv6 host needs its closing `]`")?;
+            match after {
+                "" => (host, None),
+                p => (
+                    host,
+                    Some(p.strip_prefix(':').ok_or("expected `:port` after `]`")?),
+                ),
+            }
+        } else {
+            match rest.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (rest, None),
+            }
+        };
+        if host.is_empty() {
+            return Err("the host is empty".into());
+        }
+        let port = match port {
+            None => default_port,
+            Some(p) => match p.parse::<u16>() {
+                Ok(p) if p > 0 => p,
+                _ => return Err(format!("port {p:?} is not in 1..=65535")),
+            },
+        };
+        Ok(Self {
+            tls,
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+impl MqttConfig {
+    /// The broker address (valid after [`Config::validate`]).
+    pub fn broker_addr(&self) -> Result<BrokerAddr, String> {
+        BrokerAddr::parse(&self.broker)
+    }
+
+    /// `client_id`, else `aisle-<device>`.
+    pub fn client_id(&self) -> String {
+        self.client_id
+            .clone()
+            .unwrap_or_else(|| format!("aisle-{}", self.device))
+    }
 }
 
 pub use aisle_types::metrics::ZoneKind;
@@ -551,11 +676,66 @@ impl Config {
             ));
         }
         self.validate_analytics(origin)?;
+        self.validate_mqtt(origin)?;
         self.validate_cameras(origin)?;
         // (camera, name) -> the path of the zone or line that has it.
         let mut names = Names::new();
         self.validate_zones(origin, &mut names)?;
         self.validate_lines(origin, &mut names)
+    }
+
+    /// Checks `[mqtt]`: the broker URL, names that are topic levels, ranges.
+    fn validate_mqtt(&self, origin: &str) -> Result<(), ConfigError> {
+        let Some(m) = &self.mqtt else { return Ok(()) };
+        let invalid = |key: &'static str, value: String, reason: String| ConfigError::Invalid {
+            origin: origin.to_string(),
+            key,
+            value,
+            reason,
+        };
+        if let Err(reason) = m.broker_addr() {
+            return Err(invalid("mqtt.broker", format!("{:?}", m.broker), reason));
+        }
+        for (key, v) in [("mqtt.site", &m.site), ("mqtt.device", &m.device)] {
+            if !is_id(v) {
+                return Err(invalid(
+                    key,
+                    format!("{v:?}"),
+                    "must be 1 to 64 of a-z 0-9 _ - (it is a topic level)".into(),
+                ));
+            }
+        }
+        if let Some(id) = &m.client_id {
+            if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
+                return Err(invalid(
+                    "mqtt.client_id",
+                    format!("{id:?}"),
+                    "must be 1 to 128 bytes without control characters".into(),
+                ));
+            }
+        }
+        if !(5..=3600).contains(&m.keep_alive_s) {
+            return Err(invalid(
+                "mqtt.keep_alive_s",
+                m.keep_alive_s.to_string(),
+                "must be between 5 and 3600".into(),
+            ));
+        }
+        if m.spool_max_bytes < MIN_SPOOL_MAX_BYTES {
+            return Err(invalid(
+                "mqtt.spool_max_bytes",
+                m.spool_max_bytes.to_string(),
+                format!("must be at least {MIN_SPOOL_MAX_BYTES} (64 KiB)"),
+            ));
+        }
+        if m.metrics_expiry_s == 0 {
+            return Err(invalid(
+                "mqtt.metrics_expiry_s",
+                "0".into(),
+                "must be at least 1 (seconds)".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Checks `[analytics]`: window lengths that tile the hour and the day, thresholds within
@@ -988,6 +1168,19 @@ impl Config {
             Some(v) if !v.is_empty() => PathBuf::from(v),
             _ => home_dir().join(".cache").join("aisle"),
         }
+    }
+
+    /// The MQTT spool directory: `mqtt.spool_dir`, else `$STATE_DIRECTORY/spool`, else
+    /// `<cache_dir>/spool`. `None` without an `[mqtt]` section.
+    pub fn spool_dir(&self) -> Option<PathBuf> {
+        let m = self.mqtt.as_ref()?;
+        if let Some(dir) = &m.spool_dir {
+            return Some(expand_home(dir));
+        }
+        Some(match std::env::var_os(STATE_DIR_ENV) {
+            Some(v) if !v.is_empty() => PathBuf::from(v).join("spool"),
+            _ => self.cache_dir().join("spool"),
+        })
     }
 
     /// Where converted models are looked up.
@@ -2078,6 +2271,83 @@ mod tests {
             }
         }
         assert!(accepted > 0 && rejected > 0, "{accepted} {rejected}");
+    }
+
+    const MQTT: &str =
+        "[mqtt]\nbroker = \"mqtt://127.0.0.1:1884\"\nsite = \"s1\"\ndevice = \"d1\"\n";
+
+    #[test]
+    fn mqtt_section_defaults_and_broker_urls() {
+        let c = Config::parse("", "t").unwrap();
+        assert!(c.mqtt.is_none() && c.spool_dir().is_none());
+        let c = Config::parse(&format!("[runtime]\ncache_dir = \"/tmp/x\"\n{MQTT}"), "t").unwrap();
+        let m = c.mqtt.as_ref().unwrap();
+        assert_eq!(m.client_id(), "aisle-d1");
+        assert_eq!(
+            (m.keep_alive_s, m.spool_max_bytes, m.metrics_expiry_s),
+            (30, 64 << 20, 86_400)
+        );
+        assert_eq!(
+            m.broker_addr().unwrap(),
+            BrokerAddr {
+                tls: false,
+                host: "127.0.0.1".into(),
+                port: 1884
+            }
+        );
+        if std::env::var_os(STATE_DIR_ENV).is_none() {
+            assert_eq!(c.spool_dir().unwrap(), PathBuf::from("/tmp/x/spool"));
+        }
+        let a = BrokerAddr::parse("mqtts://broker.example").unwrap();
+        assert_eq!(
+            (a.tls, a.host.as_str(), a.port),
+            (true, "broker.example", 8883)
+        );
+        let a = BrokerAddr::parse("mqtt://[::1]:99/").unwrap();
+        assert_eq!((a.tls, a.host.as_str(), a.port), (false, "::1", 99));
+        for bad in [
+            "tcp://h",
+            "mqtt://",
+            "mqtt://h:0",
+            "mqtt://h:x",
+            "mqtt://u:p@h",
+            "mqtt://h/t",
+        ] {
+            assert!(BrokerAddr::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn mqtt_errors_name_the_key() {
+        let cases = [
+            ("broker = \"http://x\"", "`mqtt.broker`"),
+            ("site = \"a/b\"", "`mqtt.site`"),
+            ("device = \"+\"", "`mqtt.device`"),
+            ("client_id = \"\"", "`mqtt.client_id`"),
+            ("keep_alive_s = 2", "`mqtt.keep_alive_s`"),
+            ("spool_max_bytes = 1000", "`mqtt.spool_max_bytes`"),
+            ("metrics_expiry_s = 0", "`mqtt.metrics_expiry_s`"),
+        ];
+        for (line, key) in cases {
+            let name = line.split(' ').next().unwrap();
+            let base: String = MQTT
+                .lines()
+                .filter(|l| !l.starts_with(&format!("{name} ")))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let err = Config::parse(&format!("{base}{line}\n"), "t")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{line}: {err}");
+        }
+        let err = Config::parse(&format!("{MQTT}port = 1\n"), "t")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `port`"), "{err}");
+        let err = Config::parse("[mqtt]\nsite = \"s\"\ndevice = \"d\"\n", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing field `broker`"), "{err}");
     }
 
     #[test]

@@ -6,7 +6,11 @@
 //! a broker outage, a crash or a power cut the pending records are replayed in their original
 //! order, marked `historical: true` ([`mark_historical`]) and carrying their stable record id, so
 //! subscribers can de-duplicate. The spool is bounded: when full, the oldest records are evicted
-//! first, and every eviction is counted and reported. The MQTT client itself comes later.
+//! first, and every eviction is counted and reported.
+//!
+//! The topic tree is [`topics`]; the MQTT 5 client is [`link`]: a pure state machine
+//! ([`link::state::LinkState`]: birth, replay, packet id to spool entry, PUBACK to spool ack,
+//! clean shutdown) driven by a thin tokio + `rumqttc` shell ([`Link::spawn`]).
 //!
 //! **No video leaves the device.** This crate sees only aggregates (`aisle_types::metrics`) and
 //! must never depend, directly or transitively, on `aisle-video`, `aisle-gpu`, `aisle-infer` or
@@ -17,7 +21,10 @@
 #![forbid(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod historical;
+pub mod link;
 pub mod spool;
+pub mod topics;
 
 pub use historical::{mark_historical, HistoricalError};
+pub use link::{Link, LinkConfig, LinkError, LinkHandle, LinkStatus};
 pub use spool::{Entry, Recovery, Seq, Spool, SpoolError, SpoolOptions, SpoolStats};

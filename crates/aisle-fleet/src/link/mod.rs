@@ -1,0 +1,469 @@
+//! The MQTT 5 link: a thin tokio + `rumqttc` shell around [`state::LinkState`].
+//!
+//! [`Link::spawn`] starts a thread (`aisle-mqtt`) with its own single-threaded tokio runtime,
+//! which owns the [`Spool`]; fsyncs never block the caller's runtime, and the
+//! [`LinkHandle`] is a plain blocking API usable from pipeline threads.
+//!
+//! - [`LinkHandle::publish_record`] returns once the record is durable in the spool; it is then
+//!   published on its `metrics` topic, QoS 1, retained, with the configured message expiry, and
+//!   acknowledged in the spool on PUBACK.
+//! - Every connection publishes the retained birth `{"state":"online",...}` on `status`, then
+//!   replays every pending spool entry in order with `"historical":true`. The Last Will is the
+//!   retained `{"state":"offline"}` on `status`.
+//! - [`LinkHandle::shutdown`] publishes the retained `{"state":"stopped"}`, waits for its PUBACK
+//!   (bounded by [`LinkConfig::shutdown_timeout`]) and disconnects cleanly.
+//!
+//! Each connection gets a fresh `rumqttc` client and event loop with a clean start: packets in
+//! flight when a connection drops are not retransmitted by rumqttc; the state machine replays
+//! them from the spool, which is the single source of truth. Reconnection backs off from
+//! [`LinkConfig::reconnect_min`] to [`LinkConfig::reconnect_max`].
+//!
+//! Not yet: TLS, credentials, commands, health, `live` and `config` topics.
+
+pub mod state;
+
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use aisle_types::metrics::MetricRecord;
+use rumqttc::v5::mqttbytes::v5::{LastWill, PubAckReason, PublishProperties};
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::{AsyncClient, ClientError, ConnectionError, Event, MqttOptions};
+use rumqttc::Outgoing;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::spool::{Seq, Spool, SpoolError, SpoolStats};
+use crate::topics::{TopicError, Topics};
+use state::{Acked, LinkCounters, LinkState, Out};
+
+/// Settings of the link (from `[mqtt]`, see [`LinkConfig::from_config`]).
+#[derive(Debug, Clone)]
+pub struct LinkConfig {
+    pub host: String,
+    pub port: u16,
+    pub client_id: String,
+    pub keep_alive: Duration,
+    pub topics: Topics,
+    /// MQTT 5 message expiry of `metrics` messages, seconds.
+    pub metrics_expiry_s: u32,
+    /// Firmware version in the birth message.
+    pub version: String,
+    /// Camera ids in the birth message.
+    pub cameras: Vec<String>,
+    pub reconnect_min: Duration,
+    pub reconnect_max: Duration,
+    /// Longest wait for the PUBACK of `stopped` at shutdown.
+    pub shutdown_timeout: Duration,
+}
+
+/// Why the link could not start or a record could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("mqtt.broker: {0}")]
+    Broker(String),
+    #[error("mqtt.broker: mqtts:// (TLS) is not supported yet")]
+    TlsUnsupported,
+    #[error(transparent)]
+    Topic(#[from] TopicError),
+    #[error("cannot serialise the record: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+    #[error("the MQTT link has stopped")]
+    Stopped,
+    #[error("cannot start the MQTT link thread: {0}")]
+    Thread(#[source] std::io::Error),
+}
+
+impl LinkConfig {
+    /// The link of `[mqtt]`, for the cameras of `config`; `None` when there is no `[mqtt]`.
+    pub fn from_config(
+        config: &aisle_config::Config,
+        version: &str,
+    ) -> Result<Option<Self>, LinkError> {
+        let Some(m) = &config.mqtt else {
+            return Ok(None);
+        };
+        let addr = m.broker_addr().map_err(LinkError::Broker)?;
+        if addr.tls {
+            return Err(LinkError::TlsUnsupported);
+        }
+        Ok(Some(Self {
+            host: addr.host,
+            port: addr.port,
+            client_id: m.client_id(),
+            keep_alive: Duration::from_secs(u64::from(m.keep_alive_s)),
+            topics: Topics::new(&m.site, &m.device)?,
+            metrics_expiry_s: m.metrics_expiry_s,
+            version: version.to_string(),
+            cameras: config.cameras.iter().map(|c| c.id.clone()).collect(),
+            reconnect_min: Duration::from_millis(500),
+            reconnect_max: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(5),
+        }))
+    }
+
+    fn mqtt_options(&self) -> MqttOptions {
+        let mut o = MqttOptions::new(&self.client_id, &self.host, self.port);
+        o.set_keep_alive(self.keep_alive.max(Duration::from_secs(5)));
+        o.set_clean_start(true);
+        o.set_last_will(LastWill::new(
+            self.topics.status(),
+            status_payload("offline"),
+            QoS::AtLeastOnce,
+            true,
+            None,
+        ));
+        o
+    }
+
+    /// The birth payload.
+    pub fn birth_payload(&self) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "state": "online",
+            "version": self.version,
+            "cameras": self.cameras,
+        }))
+        .expect("JSON of strings")
+    }
+}
+
+/// `{"state":"<state>"}`.
+pub fn status_payload(state: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({ "state": state })).expect("JSON of a string")
+}
+
+/// A snapshot of the link for health reporting and tests.
+#[derive(Debug, Clone, Default)]
+pub struct LinkStatus {
+    pub connected: bool,
+    pub counters: LinkCounters,
+    pub spool: SpoolStats,
+}
+
+enum Command {
+    Record {
+        topic: String,
+        payload: Vec<u8>,
+        reply: oneshot::Sender<Result<Seq, SpoolError>>,
+    },
+    Shutdown,
+}
+
+/// The link's entry point.
+pub struct Link;
+
+impl Link {
+    /// Starts the link on its own thread; it connects (and reconnects) in the background.
+    pub fn spawn(config: LinkConfig, spool: Spool) -> Result<LinkHandle, LinkError> {
+        let (tx, rx) = mpsc::channel(64);
+        let status = Arc::new(Mutex::new(LinkStatus {
+            spool: spool.stats(),
+            ..LinkStatus::default()
+        }));
+        let topics = config.topics.clone();
+        let shared = Arc::clone(&status);
+        let thread = std::thread::Builder::new()
+            .name("aisle-mqtt".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("tokio runtime of the MQTT link");
+                rt.block_on(run(config, spool, rx, shared));
+            })
+            .map_err(LinkError::Thread)?;
+        Ok(LinkHandle {
+            tx,
+            thread: Some(thread),
+            topics,
+            status,
+        })
+    }
+}
+
+/// The blocking handle of a running link. Dropping it shuts the link down like
+/// [`LinkHandle::shutdown`], without waiting.
+pub struct LinkHandle {
+    tx: mpsc::Sender<Command>,
+    thread: Option<JoinHandle<()>>,
+    topics: Topics,
+    status: Arc<Mutex<LinkStatus>>,
+}
+
+impl LinkHandle {
+    /// Writes `record` to the spool and returns its sequence number once it is durable; it is
+    /// published as soon as the link is connected. Blocking: not for use inside an async task.
+    pub fn publish_record(&self, record: &MetricRecord) -> Result<Seq, LinkError> {
+        let topic = self.topics.record(record)?;
+        let payload = serde_json::to_vec(record)?;
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .blocking_send(Command::Record {
+                topic,
+                payload,
+                reply,
+            })
+            .map_err(|_| LinkError::Stopped)?;
+        Ok(answer.blocking_recv().map_err(|_| LinkError::Stopped)??)
+    }
+
+    /// The link's topics.
+    pub fn topics(&self) -> &Topics {
+        &self.topics
+    }
+
+    /// Connection state, counters and spool statistics.
+    pub fn status(&self) -> LinkStatus {
+        self.status.lock().expect("link status").clone()
+    }
+
+    /// Publishes the retained `stopped`, disconnects cleanly and waits for the link's thread.
+    pub fn shutdown(mut self) {
+        let _ = self.tx.blocking_send(Command::Shutdown);
+        if let Some(t) = self.thread.take() {
+            if t.join().is_err() {
+                tracing::error!("the MQTT link thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for LinkHandle {
+    fn drop(&mut self) {
+        let _ = self.tx.try_send(Command::Shutdown);
+    }
+}
+
+/// What the event loop task forwards.
+type Polled = Result<Event, ConnectionError>;
+
+async fn run(
+    cfg: LinkConfig,
+    mut spool: Spool,
+    mut rx: mpsc::Receiver<Command>,
+    status: Arc<Mutex<LinkStatus>>,
+) {
+    let mut state = LinkState::new();
+    let mut backoff = cfg.reconnect_min;
+    let birth = cfg.birth_payload();
+    let mut deadline: Option<tokio::time::Instant> = None;
+    loop {
+        let connections_before = state.counters().connections;
+        let (client, mut eventloop) = AsyncClient::new(cfg.mqtt_options(), 64);
+        let (ev_tx, mut ev_rx) = mpsc::channel::<Polled>(64);
+        // The event loop runs in its own task, so that polling it is never cancelled.
+        let poller = tokio::spawn(async move {
+            loop {
+                let polled = eventloop.poll().await;
+                let failed = polled.is_err();
+                if ev_tx.send(polled).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+        loop {
+            pump(&mut state, &client, &spool, &cfg, &birth);
+            publish_status(&status, &state, &spool);
+            if state.is_done() {
+                poller.abort();
+                return;
+            }
+            let shutdown_timer = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                polled = ev_rx.recv() => match polled {
+                    Some(Ok(event)) => on_event(&mut state, &mut spool, event),
+                    Some(Err(e)) => {
+                        if state.is_connected() {
+                            tracing::warn!(error = %e, "mqtt: connection lost");
+                        } else {
+                            tracing::debug!(error = %e, "mqtt: cannot connect");
+                        }
+                        state.disconnected();
+                        break;
+                    }
+                    None => {
+                        state.disconnected();
+                        break;
+                    }
+                },
+                cmd = rx.recv(), if !state.is_stopping() => {
+                    if on_command(&mut state, &mut spool, &status, cmd) {
+                        deadline = Some(tokio::time::Instant::now() + cfg.shutdown_timeout);
+                    }
+                }
+                () = shutdown_timer => {
+                    tracing::warn!("mqtt: no PUBACK for `stopped` in time; closing the link");
+                    poller.abort();
+                    return;
+                }
+            }
+        }
+        poller.abort();
+        publish_status(&status, &state, &spool);
+        if state.is_done() {
+            return;
+        }
+        if state.counters().connections > connections_before {
+            backoff = cfg.reconnect_min; // the last attempt got through: start over
+        }
+        // Back off before reconnecting, still taking records (and a shutdown) meanwhile.
+        let wake = tokio::time::Instant::now() + backoff;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(wake) => break,
+                cmd = rx.recv() => {
+                    on_command(&mut state, &mut spool, &status, cmd);
+                    publish_status(&status, &state, &spool);
+                    if state.is_done() {
+                        return;
+                    }
+                }
+            }
+        }
+        backoff = (backoff * 2).min(cfg.reconnect_max);
+    }
+}
+
+/// Handles a command; `true` when it started a shutdown that has to wait for the broker.
+/// The status is updated before the caller hears back, so that what it reads after
+/// `publish_record` returns includes its record.
+fn on_command(
+    state: &mut LinkState,
+    spool: &mut Spool,
+    status: &Mutex<LinkStatus>,
+    cmd: Option<Command>,
+) -> bool {
+    match cmd {
+        Some(Command::Record {
+            topic,
+            payload,
+            reply,
+        }) => {
+            let appended = spool.append(&topic, &payload);
+            if let Ok(seq) = appended {
+                state.appended(seq);
+            }
+            publish_status(status, state, spool);
+            let _ = reply.send(appended);
+            false
+        }
+        Some(Command::Shutdown) | None => !state.shutdown(),
+    }
+}
+
+fn on_event(state: &mut LinkState, spool: &mut Spool, event: Event) {
+    use rumqttc::v5::mqttbytes::v5::Packet;
+    match event {
+        Event::Incoming(Packet::ConnAck(_)) => {
+            tracing::info!(pending = spool.len(), "mqtt: connected");
+            state.connected(spool.pending_seqs().collect::<Vec<_>>());
+        }
+        Event::Incoming(Packet::PubAck(ack)) => {
+            let ok = matches!(
+                ack.reason,
+                PubAckReason::Success | PubAckReason::NoMatchingSubscribers
+            );
+            match state.puback(ack.pkid, ok) {
+                Some(Acked::Spool(seq)) => {
+                    if let Err(e) = spool.ack(seq) {
+                        // The entry stays pending and is replayed at the next connection.
+                        tracing::warn!(error = %e, %seq, "spool: cannot acknowledge");
+                    }
+                }
+                Some(Acked::Refused(seq)) => {
+                    tracing::warn!(%seq, reason = ?ack.reason, "mqtt: broker refused a record; it stays spooled");
+                }
+                Some(Acked::Birth { ok: false }) => {
+                    tracing::warn!(reason = ?ack.reason, "mqtt: broker refused the birth message");
+                }
+                Some(Acked::Birth { ok: true } | Acked::Stopped) | None => {}
+            }
+        }
+        Event::Outgoing(Outgoing::Publish(pkid)) => {
+            // Packet id 0 is QoS 0, which the link never sends.
+            let unknown = pkid != 0 && state.sent(pkid).is_none();
+            if unknown {
+                tracing::warn!(pkid, "mqtt: a publish the link did not submit");
+            }
+        }
+        Event::Outgoing(Outgoing::Disconnect) => state.disconnect_sent(),
+        _ => {}
+    }
+}
+
+/// Hands the state machine's queued messages to the client until its channel is full.
+fn pump(
+    state: &mut LinkState,
+    client: &AsyncClient,
+    spool: &Spool,
+    cfg: &LinkConfig,
+    birth: &[u8],
+) {
+    while let Some(out) = state.next_out() {
+        let sent = match out {
+            Out::Birth => {
+                client.try_publish(cfg.topics.status(), QoS::AtLeastOnce, true, birth.to_vec())
+            }
+            Out::Stopped => client.try_publish(
+                cfg.topics.status(),
+                QoS::AtLeastOnce,
+                true,
+                status_payload("stopped"),
+            ),
+            Out::Disconnect => client.try_disconnect(),
+            Out::Record { seq, historical } => {
+                let entry = match spool.get(seq) {
+                    Ok(Some(entry)) => entry,
+                    Ok(None) => {
+                        state.skipped(); // evicted meanwhile
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, %seq, "spool: cannot read an entry; skipped until the next connection");
+                        state.skipped();
+                        continue;
+                    }
+                };
+                let payload = if historical {
+                    crate::mark_historical(&entry.payload).unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, %seq, "spool: entry not marked historical");
+                        entry.payload.clone()
+                    })
+                } else {
+                    entry.payload
+                };
+                let props = PublishProperties {
+                    message_expiry_interval: Some(cfg.metrics_expiry_s),
+                    payload_format_indicator: Some(1),
+                    content_type: Some("application/json".into()),
+                    ..PublishProperties::default()
+                };
+                client.try_publish_with_properties(
+                    entry.topic,
+                    QoS::AtLeastOnce,
+                    true,
+                    payload,
+                    props,
+                )
+            }
+        };
+        match sent {
+            Ok(()) => state.submitted(),
+            Err(ClientError::TryRequest(_) | ClientError::Request(_)) => break,
+        }
+    }
+}
+
+fn publish_status(status: &Mutex<LinkStatus>, state: &LinkState, spool: &Spool) {
+    let mut s = status.lock().expect("link status");
+    s.connected = state.is_connected();
+    s.counters = state.counters();
+    s.spool = spool.stats();
+}
