@@ -9,7 +9,7 @@ CARGO ?= cargo
 VIDEO ?= $(AISLE_CACHE)/media/vtest.mp4
 MODEL ?= centernet
 
-.PHONY: demo detect test setup models media build lint fuzz bench goldens check
+.PHONY: demo detect test test-gpu setup models media build lint fuzz bench goldens check
 
 ## demo: fetch what is missing, build, and run the whole pipeline (detection, tracking, zone
 ## analytics) on the sample video with the zones of examples/vtest.toml; prints metric records.
@@ -33,6 +33,12 @@ test: models media lint fuzz
 	$(AISLE_CACHE)/venv/bin/python scripts/motmetrics_reference.py --check tests/golden/motmetrics.json
 	@test -f "$(NVRTC_LIB_DIR)/libnvrtc.so.12" || { echo "libnvrtc.so.12 not found in '$(NVRTC_LIB_DIR)': rm -rf $(AISLE_CACHE)/venv and run scripts/setup.sh --venv" >&2; exit 1; }
 	LD_LIBRARY_PATH="$(NVRTC_LIB_DIR)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}" AISLE_REQUIRE_NVRTC=1 $(CARGO) test --workspace
+
+## test-gpu: on a machine with an NVIDIA GPU (CUDA 12 driver): the GPU preprocessor against the CPU
+## reference on the sample video, device frames against host frames, and the kernel's throughput
+## in GB/s against the device's memory bandwidth (aisle-gpu's tests/gpu_device.rs, #[ignore]d in `test`).
+test-gpu: media
+	LD_LIBRARY_PATH="$(NVRTC_LIB_DIR)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}" $(CARGO) test -p aisle-gpu --test gpu_device -- --ignored --nocapture --test-threads 1
 
 setup:
 	scripts/setup.sh

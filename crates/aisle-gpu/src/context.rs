@@ -96,6 +96,21 @@ impl Gpu {
             .map_err(driver_err("cuModuleLoadData"))
     }
 
+    /// The device's peak memory bandwidth in bytes per second, from its memory clock
+    /// (`CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE`, kHz) and bus width
+    /// (`CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH`, bits), double data rate:
+    /// `2 * clock * width / 8`. `None` when the driver does not report them (0 or an error).
+    pub fn peak_memory_bandwidth(&self) -> Option<f64> {
+        use cudarc::driver::sys::CUdevice_attribute::{
+            CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH as BUS_WIDTH,
+            CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE as MEMORY_CLOCK,
+        };
+        let clock_khz = self.context.attribute(MEMORY_CLOCK).ok()?;
+        let bus_bits = self.context.attribute(BUS_WIDTH).ok()?;
+        (clock_khz > 0 && bus_bits > 0)
+            .then(|| 2.0 * f64::from(clock_khz) * 1e3 * f64::from(bus_bits) / 8.0)
+    }
+
     /// One line for `aisle check`.
     pub fn summary(&self) -> String {
         GpuStatus::Ready {

@@ -96,6 +96,49 @@ pub enum GpuError {
         minor: i32,
     },
 
+    /// An NV12 frame's size, pitches or planes are unusable.
+    #[error("NV12 frame {width}x{height}: {detail}")]
+    InvalidFrame {
+        /// Frame width.
+        width: u32,
+        /// Frame height.
+        height: u32,
+        /// What is wrong.
+        detail: String,
+    },
+
+    /// Preprocessing cannot run: the frame, the model input or the output buffer is unusable.
+    #[error("preprocessing a {frame_w}x{frame_h} frame into a {input_w}x{input_h} model input: {detail}")]
+    PreprocessInput {
+        /// Frame width.
+        frame_w: u32,
+        /// Frame height.
+        frame_h: u32,
+        /// Model input width.
+        input_w: u32,
+        /// Model input height.
+        input_h: u32,
+        /// What is wrong.
+        detail: String,
+    },
+
+    /// A CUDA call made while preprocessing failed.
+    #[error("preprocessing a {frame_w}x{frame_h} frame into a {input_w}x{input_h} model input: CUDA {call} failed: {error}")]
+    PreprocessCuda {
+        /// The driver call (and what it was for).
+        call: &'static str,
+        /// Frame width.
+        frame_w: u32,
+        /// Frame height.
+        frame_h: u32,
+        /// Model input width.
+        input_w: u32,
+        /// Model input height.
+        input_h: u32,
+        /// The CUDA error name (e.g. `CUDA_ERROR_OUT_OF_MEMORY`).
+        error: String,
+    },
+
     /// A kernel cache file could not be read or written (only for explicit cache operations;
     /// [`KernelCache::get_or_compile`](crate::KernelCache::get_or_compile) degrades to a warning).
     #[error("kernel cache {path}: {source}")]

@@ -11,16 +11,29 @@
 //! - [`KernelCache`]: builds stored under a state directory, keyed by architecture, NVRTC version
 //!   and source hash; a read-only directory degrades to in-memory compilation with a warning.
 //! - [`Gpu`]: a context and stream, created only when [`probe()`] is ready.
+//! - [`GpuPreprocessor`]: NV12 frame -> model tensor with the `nv12_to_tensor` kernel, bit-exact
+//!   with `aisle-vision`'s CPU reference: frames in host memory ([`HostNv12`], through reused
+//!   pinned staging) or already on the device ([`DeviceNv12`], pitch-linear planes as NVDEC
+//!   hands them over), device buffers from a bounded [`BufferPool`]. `aisle-vision`'s
+//!   `GpuPreprocess` puts it behind the `Preprocessor` trait.
+//!
+//! GPU tests and the throughput benchmark are `#[ignore]`d (`tests/gpu_device.rs`); on a GPU
+//! machine `make test-gpu` runs them.
 //!
 //! The NVRTC library is found by name (`libnvrtc.so.12`) through the dynamic loader: on Jetson
 //! it is JetPack's; in development and CI the `nvidia-cuda-nvrtc-cu12==12.6.85` wheel of the
 //! project venv (`scripts/setup.sh`), put on `LD_LIBRARY_PATH` by `make test`.
+
+/// The cudarc this crate is built on (device slices, raw device pointers for [`DeviceNv12`]).
+pub use cudarc;
 
 pub mod cache;
 pub mod compile;
 pub mod context;
 pub mod error;
 pub(crate) mod loader;
+pub mod pool;
+pub mod preprocess;
 pub mod probe;
 
 pub use cache::{CachedBuild, KernelCache};
@@ -30,6 +43,11 @@ pub use compile::{
 };
 pub use context::Gpu;
 pub use error::GpuError;
+pub use pool::{BufferPool, PoolStats};
+pub use preprocess::{
+    geometry, ChannelOrder, DeviceNv12, Geometry, GpuPreprocessor, HostNv12, Layout, Resize,
+    TensorSpec,
+};
 pub use probe::{probe, DeviceInfo, GpuStatus};
 
 /// Threads per block the preprocessing kernels are launched with.

@@ -2,6 +2,7 @@
 //!
 //! - [`preprocess`]: NV12 frame -> model input tensor (resize/letterbox, normalise). The CPU
 //!   implementation is the reference that GPU kernels must reproduce.
+//! - [`gpu`]: [`GpuPreprocess`], the same contract run by `aisle-gpu`'s CUDA kernel.
 //! - [`decode`]: raw model outputs -> boxes (CenterNet rows, NanoDet GFL distributions).
 //! - [`nms`]: class-wise greedy non-maximum suppression.
 //! - [`detector`]: the three put together around an [`aisle_infer::Engine`].
@@ -11,9 +12,11 @@
 pub mod appearance;
 pub mod decode;
 pub mod detector;
+pub mod gpu;
 pub mod nms;
 pub mod preprocess;
 
 pub use appearance::{colour_class, AppearanceExtractor};
 pub use detector::{Detector, DetectorOptions, StageTimes, VisionError};
+pub use gpu::GpuPreprocess;
 pub use preprocess::{CpuPreprocessor, InputMapping, Preprocessor};

@@ -1,11 +1,12 @@
-//! Wiring: config -> ONNX Runtime -> model manifest -> detector.
+//! Wiring: config -> ONNX Runtime -> model manifest -> preprocessor -> detector.
 
 use std::path::Path;
 
 use aisle_config::{Config, GpuPolicy};
+use aisle_gpu::{GpuError, GpuStatus, KernelCache};
 use aisle_infer::{Acceleration, Manifest, OrtEngine};
 use aisle_video::{redact_url, RtspCredentials, RtspTransport};
-use aisle_vision::{Detector, DetectorOptions};
+use aisle_vision::{CpuPreprocessor, Detector, DetectorOptions, GpuPreprocess, Preprocessor};
 use anyhow::{bail, Context, Result};
 
 /// The config file, or the defaults when none is given.
@@ -32,6 +33,69 @@ pub fn acceleration(policy: GpuPolicy) -> Acceleration {
     }
 }
 
+/// Where preprocessing runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreprocessBackend {
+    /// `aisle_vision::CpuPreprocessor` (the reference).
+    Cpu,
+    /// `aisle_vision::GpuPreprocess` (CUDA kernel, bit-exact with the reference).
+    Gpu,
+}
+
+/// Chooses the preprocessor for `policy`: `off` -> CPU without touching the GPU; `preferred`
+/// -> GPU when `probe()` is ready and `open_gpu()` succeeds, else CPU with a warning naming
+/// why; `required` -> GPU, or an error with the probe's message (what `aisle check` prints)
+/// or the error of `open_gpu()`. `probe` and `open_gpu` are parameters so that the choice is
+/// tested without a GPU.
+pub fn select_preprocessor(
+    policy: GpuPolicy,
+    probe: impl FnOnce() -> GpuStatus,
+    open_gpu: impl FnOnce() -> Result<Box<dyn Preprocessor>, GpuError>,
+) -> Result<(Box<dyn Preprocessor>, PreprocessBackend)> {
+    let cpu = || -> (Box<dyn Preprocessor>, PreprocessBackend) {
+        (Box::new(CpuPreprocessor::default()), PreprocessBackend::Cpu)
+    };
+    if policy == GpuPolicy::Off {
+        return Ok(cpu());
+    }
+    let status = probe();
+    if !status.is_ready() {
+        if policy == GpuPolicy::Required {
+            bail!("runtime.gpu = \"required\" but GPU preprocessing is not available: {status}");
+        }
+        tracing::warn!("GPU preprocessing not available, preprocessing on the CPU: {status}");
+        return Ok(cpu());
+    }
+    match open_gpu() {
+        Ok(pre) => {
+            tracing::info!("preprocessing on the GPU: {status}");
+            Ok((pre, PreprocessBackend::Gpu))
+        }
+        Err(e) if policy == GpuPolicy::Required => Err(anyhow::Error::new(e).context(format!(
+            "runtime.gpu = \"required\" but the GPU preprocessor could not be set up ({status})"
+        ))),
+        Err(e) => {
+            tracing::warn!(
+                "the GPU preprocessor could not be set up ({e}); preprocessing on the CPU"
+            );
+            Ok(cpu())
+        }
+    }
+}
+
+/// The kernel cache: `<cache_dir>/kernels`.
+pub fn kernel_cache(config: &Config) -> KernelCache {
+    KernelCache::new(config.cache_dir().join("kernels"))
+}
+
+/// The preprocessor `runtime.gpu` asks for on this machine; see [`select_preprocessor`].
+pub fn build_preprocessor(config: &Config) -> Result<(Box<dyn Preprocessor>, PreprocessBackend)> {
+    select_preprocessor(config.runtime.gpu, aisle_gpu::probe, || {
+        let pre = GpuPreprocess::new(&kernel_cache(config))?;
+        Ok(Box::new(pre) as Box<dyn Preprocessor>)
+    })
+}
+
 /// Builds the configured person detector; `model` overrides `detector.model`.
 pub fn build_detector(config: &Config, model: Option<&str>) -> Result<Detector> {
     build_detector_with_threshold(config, model, None)
@@ -48,6 +112,7 @@ pub fn build_detector_with_threshold(
     let manifest = load_manifest(config)?;
     let name = model.unwrap_or(&config.detector.model);
     let spec = manifest.get(name)?.clone();
+    let (pre, _) = build_preprocessor(config)?;
     let (lib, origin) = config.ort_library();
     let rt = aisle_infer::load_onnxruntime(&lib, origin)?;
     let engine = OrtEngine::load(
@@ -64,7 +129,7 @@ pub fn build_detector_with_threshold(
         classes: d.classes.clone(),
         max_detections: d.max_detections,
     };
-    Detector::new(spec, Box::new(engine), opts)
+    Detector::with_preprocessor(spec, Box::new(engine), pre, opts)
         .with_context(|| format!("setting up detector `{name}`"))
 }
 
@@ -167,4 +232,91 @@ pub fn camera_url(config: &Config, url: &str) -> String {
         }
     }
     url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    fn no_gpu() -> Result<Box<dyn Preprocessor>, GpuError> {
+        panic!("the GPU must not be opened here")
+    }
+
+    /// This machine's answer when it has no GPU, and a fixed one otherwise, so the test does
+    /// the same everywhere.
+    fn missing() -> GpuStatus {
+        match aisle_gpu::probe() {
+            s if !s.is_ready() => s,
+            _ => GpuStatus::NoDriver,
+        }
+    }
+
+    #[test]
+    fn off_uses_the_cpu_without_probing() {
+        let (_, backend) = select_preprocessor(
+            GpuPolicy::Off,
+            || panic!("`off` must not probe the GPU"),
+            no_gpu,
+        )
+        .unwrap();
+        assert_eq!(backend, PreprocessBackend::Cpu);
+    }
+
+    #[test]
+    fn preferred_without_a_gpu_uses_the_cpu() {
+        let (_, backend) = select_preprocessor(GpuPolicy::Preferred, missing, no_gpu).unwrap();
+        assert_eq!(backend, PreprocessBackend::Cpu);
+    }
+
+    #[test]
+    fn required_without_a_gpu_fails_with_the_probe_message() {
+        let status = missing();
+        let err = select_preprocessor(GpuPolicy::Required, missing, no_gpu)
+            .err()
+            .expect("required without a GPU is an error");
+        let msg = format!("{err:#}");
+        // The text `aisle check` prints for the GPU line.
+        assert!(msg.contains(&status.to_string()), "{msg}");
+        assert!(msg.contains("runtime.gpu = \"required\""), "{msg}");
+    }
+
+    #[test]
+    fn a_ready_gpu_that_fails_to_open_falls_back_only_when_preferred() {
+        let ready = || GpuStatus::Ready {
+            device: aisle_gpu::DeviceInfo {
+                name: "Orin".into(),
+                compute_capability: (8, 7),
+                memory_bytes: 8 << 30,
+                driver_version: 12060,
+                device_count: 1,
+            },
+            nvrtc: (12, 6),
+        };
+        let fail = || -> Result<Box<dyn Preprocessor>, GpuError> {
+            Err(GpuError::Driver {
+                call: "cuModuleLoadData",
+                error: "CUDA_ERROR_INVALID_PTX".into(),
+            })
+        };
+        let (_, backend) = select_preprocessor(GpuPolicy::Preferred, ready, fail).unwrap();
+        assert_eq!(backend, PreprocessBackend::Cpu);
+        let msg = format!(
+            "{:#}",
+            select_preprocessor(GpuPolicy::Required, ready, fail)
+                .err()
+                .unwrap()
+        );
+        assert!(msg.contains("CUDA_ERROR_INVALID_PTX"), "{msg}");
+
+        // Ready and opened: the GPU preprocessor (a stand-in here) is used.
+        let opened = Cell::new(false);
+        let (_, backend) = select_preprocessor(GpuPolicy::Preferred, ready, || {
+            opened.set(true);
+            Ok(Box::new(CpuPreprocessor::default()) as Box<dyn Preprocessor>)
+        })
+        .unwrap();
+        assert!(opened.get());
+        assert_eq!(backend, PreprocessBackend::Gpu);
+    }
 }
