@@ -8,7 +8,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Mutex;
 use std::time::SystemTime;
 
 use aisle_analytics::TrackPoint;
@@ -83,7 +82,7 @@ pub fn run(config_path: Option<&Path>, a: &ReplayArgs) -> Result<ExitCode> {
         ticks: (f64::from(frame.saturating_sub(1)) / a.fps * f64::from(timescale)).round() as i64,
         timescale,
     };
-    let out = Mutex::new(std::io::stdout());
+    let out = crate::run::Sink::lines(std::io::stdout());
     let empty = Vec::new();
     let mut points = Vec::new();
     let mut records = Vec::new();

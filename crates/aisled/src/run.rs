@@ -79,7 +79,11 @@ pub fn run(config_path: Option<&Path>, args: &RunArgs) -> Result<ExitCode> {
         new_analytics(&config, path, &cam.id, 1920, 1080, 0)?;
     }
     let tracker = crate::pipeline::tracker_config(&config);
-    let out = Arc::new(Mutex::new(std::io::stdout()));
+    let link = open_link(&config)?;
+    let out = Arc::new(Sink {
+        out: Mutex::new(std::io::stdout()),
+        link,
+    });
     let results: Vec<(String, Result<CameraSummary>)> = std::thread::scope(|s| {
         let handles: Vec<_> = cameras
             .iter()
@@ -107,6 +111,10 @@ pub fn run(config_path: Option<&Path>, args: &RunArgs) -> Result<ExitCode> {
             })
             .collect()
     });
+    // Every camera is done: let the link deliver what is spooled, then say `stopped`.
+    if let Some(link) = Arc::into_inner(out).and_then(|sink| sink.link) {
+        close_link(link);
+    }
     let mut failed = None;
     let mut decode_errors = 0;
     for (id, r) in results {
@@ -197,12 +205,79 @@ pub fn new_analytics(
     .with_context(|| format!("config file {}: analytics set-up", path.display()))
 }
 
-/// Writes `records` as JSON lines (one write and flush per batch, so that the lines of several
-/// cameras never interleave) and clears them.
-pub fn emit(out: &Mutex<impl Write>, records: &mut Vec<MetricRecord>) -> Result<u64> {
+/// The MQTT link of `[mqtt]` (spool opened, connecting in the background), or `None`.
+fn open_link(config: &Config) -> Result<Option<aisle_fleet::LinkHandle>> {
+    let Some(link_config) =
+        aisle_fleet::LinkConfig::from_config(config, env!("CARGO_PKG_VERSION"))?
+    else {
+        return Ok(None);
+    };
+    let (Some(m), Some(dir)) = (&config.mqtt, config.spool_dir()) else {
+        return Ok(None);
+    };
+    let (spool, recovery) = aisle_fleet::Spool::open(
+        &dir,
+        aisle_fleet::SpoolOptions::with_max_bytes(m.spool_max_bytes),
+    )
+    .with_context(|| format!("opening the MQTT spool {}", dir.display()))?;
+    tracing::info!(spool = %dir.display(), ?recovery, "MQTT spool opened");
+    Ok(Some(aisle_fleet::Link::spawn(link_config, spool)?))
+}
+
+/// How long the end of a run waits for the broker to take what is still spooled.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits (bounded) until the spool is empty while connected, then shuts the link down (retained
+/// `stopped`). What is still spooled stays on disk and is replayed by the next start.
+fn close_link(link: aisle_fleet::LinkHandle) {
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    loop {
+        let st = link.status();
+        if st.spool.entries == 0 || Instant::now() >= deadline {
+            if st.spool.entries > 0 {
+                tracing::warn!(
+                    entries = st.spool.entries,
+                    connected = st.connected,
+                    "records still spooled at exit; they are published on the next start"
+                );
+            }
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    link.shutdown();
+}
+
+/// Where records go: JSON lines on `out`, and the MQTT link when `[mqtt]` is configured.
+pub struct Sink<W> {
+    pub out: Mutex<W>,
+    pub link: Option<aisle_fleet::LinkHandle>,
+}
+
+impl<W: Write> Sink<W> {
+    pub fn lines(out: W) -> Self {
+        Self {
+            out: Mutex::new(out),
+            link: None,
+        }
+    }
+}
+
+/// Hands `records` to the MQTT link (when there is one: each is durable in its spool when this
+/// returns), then writes them as JSON lines (one write and flush per batch, so that the lines of
+/// several cameras never interleave) and clears them.
+pub fn emit(sink: &Sink<impl Write>, records: &mut Vec<MetricRecord>) -> Result<u64> {
     if records.is_empty() {
         return Ok(0);
     }
+    // Durable in the MQTT spool before anything else (published as soon as the broker takes it).
+    if let Some(link) = &sink.link {
+        for r in records.iter() {
+            link.publish_record(r)
+                .with_context(|| format!("record {}: MQTT link", r.header().id))?;
+        }
+    }
+    let out = &sink.out;
     let mut buf = Vec::with_capacity(1024 * records.len());
     for r in records.iter() {
         serde_json::to_writer(&mut buf, r)?;
@@ -247,7 +322,7 @@ struct Analysis<'a> {
 }
 
 impl Analysis<'_> {
-    fn frame(&mut self, frame: &Nv12Frame, out: &Mutex<impl Write>) -> Result<()> {
+    fn frame(&mut self, frame: &Nv12Frame, out: &Sink<impl Write>) -> Result<()> {
         self.detector
             .detect_timed(frame, &mut self.dets, &mut self.times)
             .with_context(|| format!("detecting people in frame {}", frame.index))?;
@@ -290,7 +365,7 @@ impl Analysis<'_> {
     }
 
     /// Closes the open windows at `end` (not before the last analysed frame).
-    fn finish(&mut self, end: Option<MediaTime>, out: &Mutex<impl Write>) -> Result<()> {
+    fn finish(&mut self, end: Option<MediaTime>, out: &Sink<impl Write>) -> Result<()> {
         let at = match (end, self.last) {
             (Some(e), Some(l)) if e.as_secs_f64() >= l.as_secs_f64() => e,
             (_, Some(l)) => l,
@@ -312,7 +387,7 @@ fn run_camera(
     args: &RunArgs,
     start_ms: i64,
     tracker_cfg: TrackerConfig,
-    out: &Mutex<impl Write>,
+    out: &Sink<impl Write>,
 ) -> Result<CameraSummary> {
     let url = crate::pipeline::camera_url(config, &cam.url);
     let source = if cam.is_rtsp() {
