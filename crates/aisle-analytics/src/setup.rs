@@ -46,21 +46,8 @@ pub(crate) struct Line {
     pub anchor: Anchor,
 }
 
-/// The checked settings.
-#[derive(Debug, Clone)]
-pub(crate) struct Settings {
-    pub window_s: u32,
-    pub report_window_s: u32,
-    pub min_visit_s: f64,
-    pub bounce_s: f64,
-    pub engaged_s: f64,
-    pub reentry_gap_s: f64,
-    pub lost_grace_s: f64,
-    pub min_visitors: u32,
-    pub staff_share: f64,
-    pub heatmap_cols: u32,
-    pub heatmap_rows: u32,
-}
+/// The settings, once checked by [`check_settings`].
+pub(crate) type Settings = AnalyticsConfig;
 
 /// Everything `new` needs, checked.
 pub(crate) struct Setup {
@@ -141,19 +128,7 @@ fn check_settings(camera: &str, s: &AnalyticsConfig) -> Result<Settings, Analyti
             return Err(invalid(camera, key, v.to_string(), "must be 1 to 64"));
         }
     }
-    Ok(Settings {
-        window_s: s.window_s,
-        report_window_s: s.report_window_s,
-        min_visit_s: s.min_visit_s,
-        bounce_s: s.bounce_s,
-        engaged_s: s.engaged_s,
-        reentry_gap_s: s.reentry_gap_s,
-        lost_grace_s: s.lost_grace_s,
-        min_visitors: s.min_visitors,
-        staff_share: s.staff_share,
-        heatmap_cols: s.heatmap_cols,
-        heatmap_rows: s.heatmap_rows,
-    })
+    Ok(s.clone())
 }
 
 fn check_zone(

@@ -10,6 +10,15 @@ use std::path::{Path, PathBuf};
 use aisle_types::polygon;
 use serde::Deserialize;
 
+/// A `[[zones]]` or `[[lines]]` entry as `Config::subject_problem` checks it.
+struct Subject<'a> {
+    camera: &'a str,
+    name: &'a str,
+    /// `zones` or `lines`, for the limit's message.
+    what: &'static str,
+    max: usize,
+}
+
 /// The environment variable that moves the cache (models, media, ONNX Runtime library).
 pub const CACHE_ENV: &str = "AISLE_CACHE";
 /// The environment variable `ort` itself honours for the ONNX Runtime library.
@@ -843,6 +852,31 @@ impl Config {
         ))
     }
 
+    /// What zones and lines share: the camera exists and holds at most `max` of them, and the
+    /// name is well formed and unique per camera. `Some((key, value, reason))` on a problem.
+    fn subject_problem<'a>(
+        &self,
+        path: &str,
+        s: &Subject<'a>,
+        per_camera: &mut std::collections::HashMap<&'a str, usize>,
+        names: &mut Names<'a>,
+    ) -> Option<(&'static str, String, String)> {
+        if let Some(reason) = self.camera_ref_problem(s.camera) {
+            return Some(("camera", format!("{:?}", s.camera), reason));
+        }
+        let n = per_camera.entry(s.camera).or_default();
+        *n += 1;
+        if *n > s.max {
+            return Some((
+                "camera",
+                format!("{:?}", s.camera),
+                format!("camera `{}` has more than {} {}", s.camera, s.max, s.what),
+            ));
+        }
+        subject_name_problem(names, s.camera, s.name, path)
+            .map(|reason| ("name", format!("{:?}", s.name), reason))
+    }
+
     /// Checks every `[[zones]]` entry: its camera, its name (shape, uniqueness per camera
     /// across zones and lines), the polygon (3-64 vertices in [0, 1], no repeated vertex, an
     /// area of at least [`MIN_ZONE_AREA`], not crossing itself) and the capacity.
@@ -860,27 +894,16 @@ impl Config {
         let mut per_camera = std::collections::HashMap::<&str, usize>::new();
         for (i, z) in self.zones.iter().enumerate() {
             let path = format!("zones[{i}]");
-            if let Some(reason) = self.camera_ref_problem(&z.camera) {
-                return Err(at(
-                    format!("{path}.camera"),
-                    format!("{:?}", z.camera),
-                    reason,
-                ));
-            }
-            let n = per_camera.entry(z.camera.as_str()).or_default();
-            *n += 1;
-            if *n > MAX_ZONES_PER_CAMERA {
-                return Err(at(
-                    format!("{path}.camera"),
-                    format!("{:?}", z.camera),
-                    format!(
-                        "camera `{}` has more than {MAX_ZONES_PER_CAMERA} zones",
-                        z.camera
-                    ),
-                ));
-            }
-            if let Some(reason) = subject_name_problem(names, &z.camera, &z.name, &path) {
-                return Err(at(format!("{path}.name"), format!("{:?}", z.name), reason));
+            let subject = Subject {
+                camera: &z.camera,
+                name: &z.name,
+                what: "zones",
+                max: MAX_ZONES_PER_CAMERA,
+            };
+            if let Some((key, value, reason)) =
+                self.subject_problem(&path, &subject, &mut per_camera, names)
+            {
+                return Err(at(format!("{path}.{key}"), value, reason));
             }
             let poly = &z.polygon;
             if !(3..=MAX_POLYGON_VERTICES).contains(&poly.len()) {
@@ -985,27 +1008,16 @@ impl Config {
         let mut per_camera = std::collections::HashMap::<&str, usize>::new();
         for (i, l) in self.lines.iter().enumerate() {
             let path = format!("lines[{i}]");
-            if let Some(reason) = self.camera_ref_problem(&l.camera) {
-                return Err(at(
-                    format!("{path}.camera"),
-                    format!("{:?}", l.camera),
-                    reason,
-                ));
-            }
-            let n = per_camera.entry(l.camera.as_str()).or_default();
-            *n += 1;
-            if *n > MAX_LINES_PER_CAMERA {
-                return Err(at(
-                    format!("{path}.camera"),
-                    format!("{:?}", l.camera),
-                    format!(
-                        "camera `{}` has more than {MAX_LINES_PER_CAMERA} lines",
-                        l.camera
-                    ),
-                ));
-            }
-            if let Some(reason) = subject_name_problem(names, &l.camera, &l.name, &path) {
-                return Err(at(format!("{path}.name"), format!("{:?}", l.name), reason));
+            let subject = Subject {
+                camera: &l.camera,
+                name: &l.name,
+                what: "lines",
+                max: MAX_LINES_PER_CAMERA,
+            };
+            if let Some((key, value, reason)) =
+                self.subject_problem(&path, &subject, &mut per_camera, names)
+            {
+                return Err(at(format!("{path}.{key}"), value, reason));
             }
             for (key, p) in [("from", l.from), ("to", l.to)] {
                 if !point_in_unit_square(p) {

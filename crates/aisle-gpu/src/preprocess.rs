@@ -364,6 +364,13 @@ struct Job {
 }
 
 impl Job {
+    fn new(width: u32, height: u32, spec: &TensorSpec) -> Self {
+        Self {
+            frame: (width, height),
+            input: (spec.width, spec.height),
+        }
+    }
+
     fn input_error(self, detail: impl Into<String>) -> GpuError {
         GpuError::PreprocessInput {
             frame_w: self.frame.0,
@@ -545,10 +552,7 @@ impl GpuPreprocessor {
         spec: &TensorSpec,
         out: &mut [f32],
     ) -> Result<Geometry, GpuError> {
-        let job = Job {
-            frame: (frame.width, frame.height),
-            input: (spec.width, spec.height),
-        };
+        let job = Job::new(frame.width, frame.height, spec);
         check_planes(
             frame.width,
             frame.height,
@@ -626,10 +630,7 @@ impl GpuPreprocessor {
         spec: &TensorSpec,
         out: &mut [f32],
     ) -> Result<Geometry, GpuError> {
-        let job = Job {
-            frame: (frame.width, frame.height),
-            input: (spec.width, spec.height),
-        };
+        let job = Job::new(frame.width, frame.height, spec);
         job.check_spec(spec, Some(out.len()))?;
         self.run_device_checked(frame, spec, out, job)
     }
@@ -685,10 +686,7 @@ impl GpuPreprocessor {
         spec: &TensorSpec,
         out: &mut CudaSlice<f32>,
     ) -> Result<Geometry, GpuError> {
-        let job = Job {
-            frame: (frame.width, frame.height),
-            input: (spec.width, spec.height),
-        };
+        let job = Job::new(frame.width, frame.height, spec);
         job.check_spec(spec, Some(out.len()))?;
         self.launch(frame, spec, out, job)
     }
