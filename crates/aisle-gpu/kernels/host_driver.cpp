@@ -25,32 +25,37 @@ unsigned int blocks_for(int n, unsigned int block) {
 extern "C" {
 
 // The ABI version of this file's exports; the test checks it before calling anything.
-int aisle_host_abi_version(void) { return 1; }
+int aisle_host_abi_version(void) { return 2; }
 
 void aisle_host_nv12_to_tensor(const unsigned char* y_plane, int y_pitch,
                                const unsigned char* uv_plane, int uv_pitch, int frame_w,
-                               int frame_h, float* out, int out_w, int out_h, int px, int py,
-                               int cw, int ch, float sx, float sy, int layout, int channel_order,
+                               int frame_h, void* out, int out_w, int out_h, int px, int py,
+                               int cw, int ch, float sx, float sy, int layout, int color, int dtype,
                                const float* mean, const float* std_, const float* pad,
                                unsigned int block_x, unsigned int block_y) {
     const dim3 block(block_x, block_y, 1);
     const dim3 grid(blocks_for(out_w, block_x), blocks_for(out_h, block_y), 1);
     launch(grid, block, nv12_to_tensor, y_plane, y_pitch, uv_plane, uv_pitch, frame_w, frame_h,
-           out, out_w, out_h, px, py, cw, ch, sx, sy, layout, channel_order, mean[0], mean[1],
+           out, out_w, out_h, px, py, cw, ch, sx, sy, layout, color, dtype, mean[0], mean[1],
            mean[2], std_[0], std_[1], std_[2], pad[0], pad[1], pad[2]);
 }
 
 void aisle_host_crop_resize_batch(const unsigned char* y_plane, int y_pitch,
                                   const unsigned char* uv_plane, int uv_pitch, int frame_w,
-                                  int frame_h, const float* boxes, int n_boxes, float* out,
-                                  int out_w, int out_h, int layout, int channel_order,
+                                  int frame_h, const float* boxes, int n_boxes, void* out,
+                                  int out_w, int out_h, int layout, int color, int dtype,
                                   const float* mean, const float* std_, unsigned int block_x,
                                   unsigned int block_y, unsigned int grid_z) {
     const dim3 block(block_x, block_y, 1);
     const dim3 grid(blocks_for(out_w, block_x), blocks_for(out_h, block_y), grid_z);
     launch(grid, block, crop_resize_batch, y_plane, y_pitch, uv_plane, uv_pitch, frame_w,
-           frame_h, boxes, n_boxes, out, out_w, out_h, layout, channel_order, mean[0], mean[1],
+           frame_h, boxes, n_boxes, out, out_w, out_h, layout, color, dtype, mean[0], mean[1],
            mean[2], std_[0], std_[1], std_[2]);
+}
+
+// The kernels' f32 -> f16 conversion, element by element.
+void aisle_host_f16_bits(const float* in, unsigned short* out, long long n) {
+    for (long long i = 0; i < n; ++i) out[i] = aisle_f16_bits(in[i]);
 }
 
 }  // extern "C"

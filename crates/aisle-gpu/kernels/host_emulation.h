@@ -9,8 +9,8 @@
 //
 // What is emulated: the `__global__`/`__device__`/`__host__`/`__forceinline__` qualifiers, `dim3`,
 // `uint3`, the index variables `threadIdx`, `blockIdx`, `blockDim`, `gridDim`, the IEEE
-// round-to-nearest intrinsics `__fadd_rn`, `__fsub_rn`, `__fmul_rn`, `__fdiv_rn`, and `min`,
-// `max`, `floorf`. `launch(grid, block, kernel, args...)` runs every thread of every block one
+// round-to-nearest intrinsics `__fadd_rn`, `__fsub_rn`, `__fmul_rn`, `__fdiv_rn`, the bit cast
+// `__float_as_uint`, and `min`, `max`, `floorf`. `launch(grid, block, kernel, args...)` runs every thread of every block one
 // after the other on the calling thread. Nothing else is: no shared memory, no `__syncthreads`,
 // no atomics, no warp functions (using one is a compile error, which is the point). Kernels
 // written against this header must therefore be "one thread, one output" kernels whose threads
@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <math.h>
 
 #define __global__
@@ -57,6 +58,13 @@ inline float __fadd_rn(float a, float b) { return a + b; }
 inline float __fsub_rn(float a, float b) { return a - b; }
 inline float __fmul_rn(float a, float b) { return a * b; }
 inline float __fdiv_rn(float a, float b) { return a / b; }
+
+// The bits of a float, as the device intrinsic.
+inline unsigned int __float_as_uint(float f) {
+    unsigned int u;
+    std::memcpy(&u, &f, sizeof u);
+    return u;
+}
 
 using std::max;
 using std::min;

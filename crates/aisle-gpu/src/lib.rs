@@ -45,8 +45,8 @@ pub use context::Gpu;
 pub use error::GpuError;
 pub use pool::{BufferPool, PoolStats};
 pub use preprocess::{
-    geometry, ChannelOrder, DeviceNv12, Geometry, GpuPreprocessor, HostNv12, Layout, Resize,
-    TensorSpec,
+    geometry, Color, CropSpec, DeviceNv12, Geometry, GpuPreprocessor, HostNv12, Layout, Resize,
+    TensorElement, TensorSpec, MAX_CROPS,
 };
 pub use probe::{probe, DeviceInfo, GpuStatus};
 

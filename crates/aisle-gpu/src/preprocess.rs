@@ -1,7 +1,8 @@
 //! [`GpuPreprocessor`]: NV12 frame -> model input tensor on the device, with the `nv12_to_tensor`
-//! kernel of `kernels/preprocess.cu` (bit-exact with `aisle-vision`'s CPU reference).
+//! kernel of `kernels/preprocess.cu` (bit-exact with `aisle-vision`'s CPU reference), and many
+//! boxes of one frame -> one batch tensor with `crop_resize_batch` (person and face crops).
 //!
-//! Two entry points:
+//! Entry points (each `*_crops_*` twin does the same for a batch of boxes, [`CropSpec`]):
 //! - [`GpuPreprocessor::run_host`]: a frame decoded on the CPU ([`HostNv12`]). Its rows are
 //!   packed into a reused pinned (page-locked) staging buffer, copied to a pooled device buffer,
 //!   preprocessed into a pooled device tensor, and copied back through a second pinned buffer
@@ -27,7 +28,10 @@
 //! (the CPU only writes it); the download buffer is not (the CPU reads it, and reads from
 //! write-combined memory are uncached).
 //!
-//! **Output.** f32 only: the kernel writes `float`, and the manifest has no other input dtype.
+//! **Output.** RGB, BGR or gray channels ([`Color`]), NCHW or NHWC, `f32` or `half::f16`
+//! ([`TensorElement`]: the element type of the output slice picks the kernel's `dtype`). f16
+//! values are the f32 results rounded to nearest, ties to even (for engines with half-precision
+//! inputs).
 //!
 //! Every call on the host path and [`run_device`](GpuPreprocessor::run_device) returns after
 //! the stream has finished its work, so the frame and the caller's slice are free again.
@@ -36,8 +40,8 @@ use std::sync::Arc;
 
 use cudarc::driver::sys::CUdeviceptr;
 use cudarc::driver::{
-    CudaFunction, CudaSlice, CudaView, DeviceSlice, DriverError, LaunchConfig, PinnedHostSlice,
-    PushKernelArg,
+    CudaFunction, CudaSlice, CudaView, DeviceRepr, DeviceSlice, DriverError, LaunchConfig,
+    PinnedHostSlice, PushKernelArg, ValidAsZeroBits,
 };
 
 use crate::pool::{BufferPool, PoolStats};
@@ -54,12 +58,15 @@ pub const MAX_SIDE: u32 = 16384;
 /// Block shape of the launches (`BLOCK_THREADS` = 16 x 16); see kernels/README.md.
 pub const BLOCK: (u32, u32) = (16, 16);
 
+/// Most boxes one crop call takes.
+pub const MAX_CROPS: usize = 4096;
+
 /// Order of the tensor's dimensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
-    /// `[1, 3, h, w]`.
+    /// `[n, c, h, w]`.
     Nchw,
-    /// `[1, h, w, 3]`.
+    /// `[n, h, w, c]`.
     Nhwc,
 }
 
@@ -72,13 +79,67 @@ pub enum Resize {
     Letterbox,
 }
 
-/// Colour order of the tensor's channels.
+/// Colours of the tensor's channels (the manifest's `input.color`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChannelOrder {
-    /// Channel 0 is red.
+pub enum Color {
+    /// Three channels, red first.
     Rgb,
-    /// Channel 0 is blue; `mean`, `std` and `pad` stay per output channel.
+    /// Three channels, blue first; `mean`, `std` and `pad` stay per output channel.
     Bgr,
+    /// One channel: OpenCV's `COLOR_RGB2GRAY` of each tap's RGB; `mean[0]`, `std[0]`, `pad[0]`.
+    Gray,
+}
+
+impl Color {
+    /// Channels of the tensor: 3, or 1 for gray.
+    pub fn channels(self) -> usize {
+        match self {
+            Color::Rgb | Color::Bgr => 3,
+            Color::Gray => 1,
+        }
+    }
+
+    /// The kernels' `color` argument (`AISLE_COLOR_*`).
+    fn flag(self) -> i32 {
+        match self {
+            Color::Rgb => 0,
+            Color::Bgr => 1,
+            Color::Gray => 2,
+        }
+    }
+}
+
+impl Layout {
+    /// The kernels' `layout` argument (`AISLE_LAYOUT_*`).
+    fn flag(self) -> i32 {
+        match self {
+            Layout::Nchw => 0,
+            Layout::Nhwc => 1,
+        }
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for half::f16 {}
+}
+
+/// An element type the kernels write: `f32` or `half::f16` (sealed: any bit pattern of either is
+/// a valid value, which the copies back rely on).
+pub trait TensorElement:
+    sealed::Sealed + DeviceRepr + ValidAsZeroBits + Copy + Default + Unpin + Send + Sync + 'static
+{
+    /// The kernels' `dtype` argument (`AISLE_DTYPE_*`).
+    const DTYPE: i32;
+}
+
+impl TensorElement for f32 {
+    const DTYPE: i32 = 0;
+}
+
+impl TensorElement for half::f16 {
+    const DTYPE: i32 = 1;
 }
 
 /// A model input as the kernel sees it (`aisle_infer::InputSpec` without the names and dtype).
@@ -92,8 +153,8 @@ pub struct TensorSpec {
     pub layout: Layout,
     /// Stretch or letterbox.
     pub resize: Resize,
-    /// RGB or BGR.
-    pub order: ChannelOrder,
+    /// RGB, BGR or gray.
+    pub color: Color,
     /// Per output channel: `out = (value - mean) / std`, values 0..=255.
     pub mean: [f32; 3],
     /// Per output channel.
@@ -103,14 +164,39 @@ pub struct TensorSpec {
 }
 
 impl TensorSpec {
-    /// Number of f32 values in the tensor: `3 * width * height`.
+    /// Number of values in the tensor: `channels * width * height`.
     pub fn len(&self) -> usize {
-        3 * self.width as usize * self.height as usize
+        self.color.channels() * self.width as usize * self.height as usize
     }
 
     /// `true` when the input has no pixels.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// A batch of crops (`crop_resize_batch`): every box `(x1, y1, x2, y2)` in frame pixels is
+/// stretched to `width x height`; the CPU reference is `aisle_vision`'s `CpuPreprocessor::crops`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CropSpec {
+    /// Crop width in pixels.
+    pub width: u32,
+    /// Crop height in pixels.
+    pub height: u32,
+    /// `[n, c, h, w]` or `[n, h, w, c]`.
+    pub layout: Layout,
+    /// RGB, BGR or gray.
+    pub color: Color,
+    /// Per output channel: `out = (value - mean) / std`, values 0..=255.
+    pub mean: [f32; 3],
+    /// Per output channel.
+    pub std: [f32; 3],
+}
+
+impl CropSpec {
+    /// Values of one batch item: `channels * width * height`.
+    pub fn item_len(&self) -> usize {
+        self.color.channels() * self.width as usize * self.height as usize
     }
 }
 
@@ -364,10 +450,10 @@ struct Job {
 }
 
 impl Job {
-    fn new(width: u32, height: u32, spec: &TensorSpec) -> Self {
+    fn new(width: u32, height: u32, input: (u32, u32)) -> Self {
         Self {
             frame: (width, height),
-            input: (spec.width, spec.height),
+            input,
         }
     }
 
@@ -392,23 +478,44 @@ impl Job {
         }
     }
 
-    /// Checks the model input (and the output length, when given).
-    fn check_spec(self, spec: &TensorSpec, out_len: Option<usize>) -> Result<(), GpuError> {
-        if spec.width == 0 || spec.height == 0 {
+    /// Checks the model input or crop size.
+    fn check_size(self) -> Result<(), GpuError> {
+        let (w, h) = self.input;
+        if w == 0 || h == 0 {
             return Err(self.input_error("the model input has an empty size"));
         }
-        if spec.width > MAX_SIDE || spec.height > MAX_SIDE {
+        if w > MAX_SIDE || h > MAX_SIDE {
             return Err(self.input_error(format!(
                 "the model input is larger than {MAX_SIDE} pixels on a side"
             )));
         }
-        if let Some(len) = out_len {
-            if len != spec.len() {
-                return Err(self.input_error(format!(
-                    "output buffer holds {len} values, the model input needs {}",
-                    spec.len()
-                )));
-            }
+        Ok(())
+    }
+
+    /// Checks the size and the output length against `want` values.
+    fn check_len(self, len: usize, want: usize) -> Result<(), GpuError> {
+        self.check_size()?;
+        if len != want {
+            return Err(self.input_error(format!(
+                "output buffer holds {len} values, the model input needs {want}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks a crop batch: size, box count and output length.
+    fn check_crops(self, spec: &CropSpec, n_boxes: usize, len: usize) -> Result<(), GpuError> {
+        self.check_size()?;
+        if n_boxes > MAX_CROPS {
+            return Err(self.input_error(format!(
+                "{n_boxes} boxes in one call, more than {MAX_CROPS}"
+            )));
+        }
+        let want = n_boxes * spec.item_len();
+        if len != want {
+            return Err(self.input_error(format!(
+                "output buffer holds {len} values, {n_boxes} crops need {want}"
+            )));
         }
         Ok(())
     }
@@ -458,10 +565,14 @@ impl<T: cudarc::driver::DeviceRepr + cudarc::driver::ValidAsZeroBits> Staging<T>
 pub struct GpuPreprocessor {
     gpu: Arc<Gpu>,
     kernel: CudaFunction,
+    crop_kernel: CudaFunction,
     frames: BufferPool<CudaSlice<u8>>,
-    tensors: BufferPool<CudaSlice<f32>>,
+    /// Output tensors of the copying entry points, as bytes (f32 or f16).
+    tensors: BufferPool<CudaSlice<u8>>,
+    /// Boxes of crop calls, grown to the largest batch and kept.
+    boxes: Option<CudaSlice<f32>>,
     upload: Staging<u8>,
-    download: Staging<f32>,
+    download: Staging<u8>,
 }
 
 impl std::fmt::Debug for GpuPreprocessor {
@@ -474,8 +585,15 @@ impl std::fmt::Debug for GpuPreprocessor {
     }
 }
 
+/// The view of `out` as bytes, for copying device results into it.
+fn as_bytes_mut<T: TensorElement>(out: &mut [T]) -> &mut [u8] {
+    // SAFETY: `T` is f32 or f16 (sealed): no padding, every bit pattern valid, and the byte
+    // slice covers exactly the memory of `out`, which it borrows mutably.
+    unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<u8>(), size_of_val(out)) }
+}
+
 impl GpuPreprocessor {
-    /// Opens the GPU ([`Gpu::new`]) and loads the kernel (compiled by NVRTC for this device, or
+    /// Opens the GPU ([`Gpu::new`]) and loads the kernels (compiled by NVRTC for this device, or
     /// taken from `cache`).
     ///
     /// # Errors
@@ -489,19 +607,24 @@ impl GpuPreprocessor {
     ///
     /// # Errors
     /// NVRTC errors ([`GpuError::Compile`], ...) and driver errors (loading the module, finding
-    /// `nv12_to_tensor`).
+    /// the kernels).
     pub fn with_gpu(gpu: Arc<Gpu>, cache: &KernelCache) -> Result<GpuPreprocessor, GpuError> {
         let cached = cache.get_or_compile(PREPROCESS_CU, "preprocess.cu", &gpu.arch(), &[])?;
         if let Some(warning) = &cached.warning {
             tracing::warn!("kernel cache {}: {warning}", cache.dir().display());
         }
         let module = gpu.load(&cached.build)?;
-        let kernel = module
-            .load_function("nv12_to_tensor")
-            .map_err(|e| GpuError::Driver {
-                call: "cuModuleGetFunction(nv12_to_tensor)",
+        let function = |name: &'static str, call: &'static str| {
+            module.load_function(name).map_err(|e| GpuError::Driver {
+                call,
                 error: format!("{:?}", e.0),
-            })?;
+            })
+        };
+        let kernel = function("nv12_to_tensor", "cuModuleGetFunction(nv12_to_tensor)")?;
+        let crop_kernel = function(
+            "crop_resize_batch",
+            "cuModuleGetFunction(crop_resize_batch)",
+        )?;
         tracing::debug!(
             "GPU preprocessor on {} ({}, kernel cache {})",
             gpu.device(),
@@ -515,8 +638,10 @@ impl GpuPreprocessor {
         Ok(GpuPreprocessor {
             gpu,
             kernel,
+            crop_kernel,
             frames: BufferPool::new(POOL_MAX_BUFFERS, POOL_MAX_BYTES),
             tensors: BufferPool::new(POOL_MAX_BUFFERS, POOL_MAX_BYTES),
+            boxes: None,
             upload: Staging::new(cudarc::driver::sys::CU_MEMHOSTALLOC_WRITECOMBINED),
             download: Staging::new(0),
         })
@@ -534,25 +659,55 @@ impl GpuPreprocessor {
 
     /// Bytes of pinned staging held (upload, download).
     pub fn staging_bytes(&self) -> (usize, usize) {
-        (
-            self.upload.capacity(),
-            self.download.capacity() * std::mem::size_of::<f32>(),
-        )
+        (self.upload.capacity(), self.download.capacity())
     }
 
-    /// Preprocesses a frame in host memory into `out` (length `spec.len()`); returns the
-    /// geometry used (for mapping boxes back to the frame).
+    /// Preprocesses a frame in host memory into `out` (length `spec.len()`, `f32` or
+    /// `half::f16`); returns the geometry used (for mapping boxes back to the frame).
     ///
     /// # Errors
     /// [`GpuError::PreprocessInput`] for an invalid frame, model input or output length;
     /// [`GpuError::PreprocessCuda`] naming the CUDA call that failed.
-    pub fn run_host(
+    pub fn run_host<T: TensorElement>(
         &mut self,
         frame: &HostNv12<'_>,
         spec: &TensorSpec,
-        out: &mut [f32],
+        out: &mut [T],
     ) -> Result<Geometry, GpuError> {
-        let job = Job::new(frame.width, frame.height, spec);
+        let job = Job::new(frame.width, frame.height, (spec.width, spec.height));
+        job.check_len(out.len(), spec.len())?;
+        self.with_upload(frame, job, |this, planes| {
+            this.run_device_checked(planes, spec, out, job)
+        })
+    }
+
+    /// Crops `boxes` of a frame in host memory into the batch `out` (length
+    /// `boxes.len() * spec.item_len()`), as [`run_host`](Self::run_host).
+    ///
+    /// # Errors
+    /// As [`run_host`](Self::run_host); also more than [`MAX_CROPS`] boxes.
+    pub fn run_crops_host<T: TensorElement>(
+        &mut self,
+        frame: &HostNv12<'_>,
+        boxes: &[[f32; 4]],
+        spec: &CropSpec,
+        out: &mut [T],
+    ) -> Result<(), GpuError> {
+        let job = Job::new(frame.width, frame.height, (spec.width, spec.height));
+        job.check_crops(spec, boxes.len(), out.len())?;
+        self.with_upload(frame, job, |this, planes| {
+            this.crops_device_checked(planes, boxes, spec, out, job)
+        })
+    }
+
+    /// Uploads `frame` through the pinned staging buffer into a pooled device buffer and runs
+    /// `work` on it; the buffer goes back to the pool when `work` succeeded (it synchronised).
+    fn with_upload<R>(
+        &mut self,
+        frame: &HostNv12<'_>,
+        job: Job,
+        work: impl FnOnce(&mut Self, &DeviceNv12<'_>) -> Result<R, GpuError>,
+    ) -> Result<R, GpuError> {
         check_planes(
             frame.width,
             frame.height,
@@ -562,7 +717,6 @@ impl GpuPreprocessor {
             frame.uv_pitch,
         )
         .map_err(|d| job.input_error(d))?;
-        job.check_spec(spec, Some(out.len()))?;
 
         // Pack the rows into pinned staging: Y (pitch w), then UV (pitch 2 * ceil(w / 2)).
         let (w, h) = (frame.width as usize, frame.height as usize);
@@ -606,10 +760,10 @@ impl GpuPreprocessor {
                 uv: Plane::View(device.slice(y_len..total)),
                 uv_pitch: uv_row,
             };
-            self.run_device_checked(&planes, spec, out, job)
+            work(self, &planes)
         };
         if result.is_ok() {
-            // `run_device_checked` synchronised the stream: the buffer is idle.
+            // `work` synchronised the stream: the buffer is idle.
             drop(self.frames.put(total, device));
         } else {
             // Do not let the next call refill the staging buffer under a pending copy; the
@@ -624,38 +778,85 @@ impl GpuPreprocessor {
     ///
     /// # Errors
     /// As [`run_host`](Self::run_host).
-    pub fn run_device(
+    pub fn run_device<T: TensorElement>(
         &mut self,
         frame: &DeviceNv12<'_>,
         spec: &TensorSpec,
-        out: &mut [f32],
+        out: &mut [T],
     ) -> Result<Geometry, GpuError> {
-        let job = Job::new(frame.width, frame.height, spec);
-        job.check_spec(spec, Some(out.len()))?;
+        let job = Job::new(frame.width, frame.height, (spec.width, spec.height));
+        job.check_len(out.len(), spec.len())?;
         self.run_device_checked(frame, spec, out, job)
     }
 
-    fn run_device_checked(
+    /// Crops `boxes` of a frame in device memory into `out`, returning after the copy back.
+    ///
+    /// # Errors
+    /// As [`run_crops_host`](Self::run_crops_host).
+    pub fn run_crops_device<T: TensorElement>(
+        &mut self,
+        frame: &DeviceNv12<'_>,
+        boxes: &[[f32; 4]],
+        spec: &CropSpec,
+        out: &mut [T],
+    ) -> Result<(), GpuError> {
+        let job = Job::new(frame.width, frame.height, (spec.width, spec.height));
+        job.check_crops(spec, boxes.len(), out.len())?;
+        self.crops_device_checked(frame, boxes, spec, out, job)
+    }
+
+    fn run_device_checked<T: TensorElement>(
         &mut self,
         frame: &DeviceNv12<'_>,
         spec: &TensorSpec,
-        out: &mut [f32],
+        out: &mut [T],
         job: Job,
     ) -> Result<Geometry, GpuError> {
-        let len = spec.len();
-        let bytes = len * std::mem::size_of::<f32>();
+        let mut geometry = None;
+        self.download_into(out, job, |this, tensor| {
+            geometry = Some(this.launch(frame, spec, tensor, T::DTYPE, job)?);
+            Ok(())
+        })?;
+        Ok(geometry.expect("set by the launch"))
+    }
+
+    fn crops_device_checked<T: TensorElement>(
+        &mut self,
+        frame: &DeviceNv12<'_>,
+        boxes: &[[f32; 4]],
+        spec: &CropSpec,
+        out: &mut [T],
+        job: Job,
+    ) -> Result<(), GpuError> {
+        if boxes.is_empty() {
+            return Ok(());
+        }
+        self.download_into(out, job, |this, tensor| {
+            this.launch_crops(frame, boxes, spec, tensor, T::DTYPE, job)
+        })
+    }
+
+    /// Runs `launch` into a pooled device tensor of `out`'s size in bytes, copies the result
+    /// back through the pinned download buffer into `out` and waits for it.
+    fn download_into<T: TensorElement>(
+        &mut self,
+        out: &mut [T],
+        job: Job,
+        launch: impl FnOnce(&mut Self, &mut CudaSlice<u8>) -> Result<(), GpuError>,
+    ) -> Result<(), GpuError> {
+        let bytes = size_of_val(out);
         let stream = self.gpu.stream().clone();
         let mut tensor = match self.tensors.take(bytes) {
             Some(t) => t,
-            // SAFETY: uninitialised device memory; the kernel writes every element (one thread
-            // per output pixel, all three channels, padding included) before the copy reads it.
-            None => unsafe { stream.alloc::<f32>(len) }
+            // SAFETY: uninitialised device memory; the kernels write every element (one thread
+            // per output pixel, all its channels, padding included) before the copy reads it.
+            None => unsafe { stream.alloc::<u8>(bytes) }
                 .map_err(job.cuda("cuMemAlloc (tensor buffer)"))?,
         };
-        let geometry = self.launch(frame, spec, &mut tensor, job)?;
+        launch(self, &mut tensor)?;
         let staging = self
             .download
-            .prefix_mut(&self.gpu, len)
+            .prefix_mut(&self.gpu, bytes)
             .map_err(job.cuda("cuMemHostAlloc (download staging)"))?;
         stream
             .memcpy_dtoh(&tensor, staging)
@@ -663,9 +864,9 @@ impl GpuPreprocessor {
         stream
             .synchronize()
             .map_err(job.cuda("cuStreamSynchronize"))?;
-        out.copy_from_slice(staging);
+        as_bytes_mut(out).copy_from_slice(staging);
         drop(self.tensors.put(bytes, tensor));
-        Ok(geometry)
+        Ok(())
     }
 
     /// Enqueues the preprocessing of a device frame into the device tensor `out` (length
@@ -680,25 +881,41 @@ impl GpuPreprocessor {
     /// # Errors
     /// [`GpuError::PreprocessInput`] for an invalid model input or output length;
     /// [`GpuError::PreprocessCuda`] when the launch fails.
-    pub fn enqueue_device(
+    pub fn enqueue_device<T: TensorElement>(
         &mut self,
         frame: &DeviceNv12<'_>,
         spec: &TensorSpec,
-        out: &mut CudaSlice<f32>,
+        out: &mut CudaSlice<T>,
     ) -> Result<Geometry, GpuError> {
-        let job = Job::new(frame.width, frame.height, spec);
-        job.check_spec(spec, Some(out.len()))?;
-        self.launch(frame, spec, out, job)
+        let job = Job::new(frame.width, frame.height, (spec.width, spec.height));
+        job.check_len(out.len(), spec.len())?;
+        self.launch(frame, spec, out, T::DTYPE, job)
     }
 
-    /// Launches `nv12_to_tensor` (checked spec and output length).
-    fn launch(
-        &self,
+    /// Enqueues the crops of `boxes` of a device frame into the device batch `out` (length
+    /// `boxes.len() * spec.item_len()`) and returns without waiting for the kernel, as
+    /// [`enqueue_device`](Self::enqueue_device). The boxes are copied to the device before this
+    /// returns.
+    ///
+    /// # Errors
+    /// As [`run_crops_host`](Self::run_crops_host).
+    pub fn enqueue_crops_device<T: TensorElement>(
+        &mut self,
         frame: &DeviceNv12<'_>,
-        spec: &TensorSpec,
-        out: &mut CudaSlice<f32>,
-        job: Job,
-    ) -> Result<Geometry, GpuError> {
+        boxes: &[[f32; 4]],
+        spec: &CropSpec,
+        out: &mut CudaSlice<T>,
+    ) -> Result<(), GpuError> {
+        let job = Job::new(frame.width, frame.height, (spec.width, spec.height));
+        job.check_crops(spec, boxes.len(), out.len())?;
+        if boxes.is_empty() {
+            return Ok(());
+        }
+        self.launch_crops(frame, boxes, spec, out, T::DTYPE, job)
+    }
+
+    /// Checks that the planes of `frame` live in this preprocessor's context.
+    fn check_context(&self, frame: &DeviceNv12<'_>, job: Job) -> Result<(), GpuError> {
         let ctx = self.gpu.context().cu_ctx();
         for plane in [&frame.y, &frame.uv] {
             if let Plane::View(v) = plane {
@@ -708,6 +925,19 @@ impl GpuPreprocessor {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Launches `nv12_to_tensor` (checked spec; `out` holds `spec.len()` elements of `dtype`).
+    fn launch<B: DeviceRepr>(
+        &self,
+        frame: &DeviceNv12<'_>,
+        spec: &TensorSpec,
+        out: &mut CudaSlice<B>,
+        dtype: i32,
+        job: Job,
+    ) -> Result<Geometry, GpuError> {
+        self.check_context(frame, job)?;
         let g = geometry(frame.width as usize, frame.height as usize, spec);
         // Every value below fits an `int`: sides are at most MAX_SIDE, pitches were checked.
         let int = |v: usize| i32::try_from(v).map_err(|_| job.input_error("size exceeds int"));
@@ -715,14 +945,7 @@ impl GpuPreprocessor {
         let (frame_w, frame_h) = (int(frame.width as usize)?, int(frame.height as usize)?);
         let (out_w, out_h) = (int(spec.width as usize)?, int(spec.height as usize)?);
         let (px, py, cw, ch) = (int(g.px)?, int(g.py)?, int(g.cw)?, int(g.ch)?);
-        let layout: i32 = match spec.layout {
-            Layout::Nchw => 0,
-            Layout::Nhwc => 1,
-        };
-        let order: i32 = match spec.order {
-            ChannelOrder::Rgb => 0,
-            ChannelOrder::Bgr => 1,
-        };
+        let (layout, color) = (spec.layout.flag(), spec.color.flag());
         let [m0, m1, m2] = spec.mean;
         let [s0, s1, s2] = spec.std;
         let [p0, p1, p2] = spec.pad.map(f32::from);
@@ -746,7 +969,7 @@ impl GpuPreprocessor {
             .arg(&ch)
             .arg(&g.sx)
             .arg(&g.sy);
-        args.arg(&layout).arg(&order);
+        args.arg(&layout).arg(&color).arg(&dtype);
         args.arg(&m0).arg(&m1).arg(&m2);
         args.arg(&s0).arg(&s1).arg(&s2);
         args.arg(&p0).arg(&p1).arg(&p2);
@@ -754,10 +977,78 @@ impl GpuPreprocessor {
         // order and with its types (pointers, `int`, `float`). The planes hold the frame
         // (checked by `DeviceNv12::new`, or promised by `from_raw`'s caller), and the kernel
         // reads only within them: sample positions are clamped to the frame. `out` holds
-        // `spec.len()` floats (checked) and the kernel writes only indices below that
-        // (bounds-checked threads, `3 * out_w * out_h` values).
+        // `spec.len()` elements of the `dtype` passed (checked by the callers: f32 or f16 slices
+        // of that length, or a byte buffer of their size) and the kernel writes only indices
+        // below that (bounds-checked threads, `channels * out_w * out_h` values).
         unsafe { args.launch(launch_config(spec.width, spec.height)) }
             .map_err(job.cuda("cuLaunchKernel(nv12_to_tensor)"))?;
         Ok(g)
+    }
+
+    /// Copies `boxes` to the device and launches `crop_resize_batch` (checked spec, 1 to
+    /// [`MAX_CROPS`] boxes; `out` holds `boxes.len() * spec.item_len()` elements of `dtype`).
+    fn launch_crops<B: DeviceRepr>(
+        &mut self,
+        frame: &DeviceNv12<'_>,
+        boxes: &[[f32; 4]],
+        spec: &CropSpec,
+        out: &mut CudaSlice<B>,
+        dtype: i32,
+        job: Job,
+    ) -> Result<(), GpuError> {
+        self.check_context(frame, job)?;
+        let int = |v: usize| i32::try_from(v).map_err(|_| job.input_error("size exceeds int"));
+        let (y_pitch, uv_pitch) = (int(frame.y_pitch)?, int(frame.uv_pitch)?);
+        let (frame_w, frame_h) = (int(frame.width as usize)?, int(frame.height as usize)?);
+        let (out_w, out_h) = (int(spec.width as usize)?, int(spec.height as usize)?);
+        let n_boxes = int(boxes.len())?;
+        let (layout, color) = (spec.layout.flag(), spec.color.flag());
+        let [m0, m1, m2] = spec.mean;
+        let [s0, s1, s2] = spec.std;
+
+        let stream = self.gpu.stream().clone();
+        let values = 4 * boxes.len();
+        if self.boxes.as_ref().is_none_or(|b| b.len() < values) {
+            self.boxes = None; // freed in stream order
+            self.boxes = Some(
+                stream
+                    .alloc_zeros::<f32>(values.next_power_of_two().max(256))
+                    .map_err(job.cuda("cuMemAlloc (boxes)"))?,
+            );
+        }
+        let Some(device_boxes) = self.boxes.as_mut() else {
+            unreachable!("allocated above");
+        };
+        let flat: &[f32] = boxes.as_flattened();
+        stream
+            .memcpy_htod(flat, &mut device_boxes.slice_mut(0..values))
+            .map_err(job.cuda("cuMemcpyHtoDAsync (boxes)"))?;
+
+        let mut cfg = launch_config(spec.width, spec.height);
+        // One z-slice per box up to the grid's limit; the kernel strides over the rest.
+        cfg.grid_dim.2 = boxes.len().min(65535) as u32;
+        let mut args = stream.launch_builder(&self.crop_kernel);
+        match &frame.y {
+            Plane::View(v) => args.arg(v),
+            Plane::Raw(p) => args.arg(p),
+        };
+        args.arg(&y_pitch);
+        match &frame.uv {
+            Plane::View(v) => args.arg(v),
+            Plane::Raw(p) => args.arg(p),
+        };
+        args.arg(&uv_pitch).arg(&frame_w).arg(&frame_h);
+        args.arg(&*device_boxes).arg(&n_boxes);
+        args.arg(out).arg(&out_w).arg(&out_h);
+        args.arg(&layout).arg(&color).arg(&dtype);
+        args.arg(&m0).arg(&m1).arg(&m2);
+        args.arg(&s0).arg(&s1).arg(&s2);
+        // SAFETY: the arguments are those of `crop_resize_batch` in kernels/preprocess.cu, in
+        // order and with its types. The planes hold the frame (as in `launch`) and sample
+        // positions are clamped to it; `device_boxes` holds at least `4 * n_boxes` floats, just
+        // copied in stream order before the launch; `out` holds `n_boxes * item_len` elements of
+        // `dtype` (checked by the callers) and the kernel writes only below that.
+        unsafe { args.launch(cfg) }.map_err(job.cuda("cuLaunchKernel(crop_resize_batch)"))?;
+        Ok(())
     }
 }

@@ -1,6 +1,7 @@
-//! The preprocessing kernel on a real GPU ([`GpuPreprocessor`]) against the CPU reference
-//! (`aisle_vision::CpuPreprocessor`) on real frames of the sample video, bit-exact
-//! (`f32::to_bits`), and its throughput against the device's memory bandwidth.
+//! The preprocessing kernels on a real GPU ([`GpuPreprocessor`]) against the CPU reference
+//! (`aisle_vision::CpuPreprocessor`'s `run` and `crops`) on real frames of the sample video,
+//! bit-exact (`f32::to_bits`; f16 outputs against the reference rounded by `half`), and the
+//! frame kernel's throughput against the device's memory bandwidth.
 //!
 //! Every test needs an NVIDIA GPU, the CUDA 12.x driver and NVRTC 12.x, so all are ignored in
 //! `make test`; on a GPU machine (after `scripts/setup.sh` and `scripts/fetch-media.sh`):
@@ -24,15 +25,15 @@ use aisle_gpu::cudarc::driver::sys::CUevent_flags;
 use aisle_gpu::cudarc::driver::{CudaSlice, DevicePtr};
 use aisle_gpu::preprocess::nv12_packed_len;
 use aisle_gpu::{
-    ChannelOrder, DeviceNv12, Gpu, GpuError, GpuPreprocessor, KernelCache, Layout, Resize,
-    TensorSpec,
+    Color, DeviceNv12, Gpu, GpuError, GpuPreprocessor, KernelCache, Layout, Resize, TensorSpec,
+    MAX_CROPS,
 };
 use aisle_infer::manifest::InputDType;
-use aisle_infer::{InputLayout, InputSpec, Manifest, ResizeMode};
+use aisle_infer::{InputColor, InputLayout, InputSpec, Manifest, ResizeMode};
 use aisle_types::Nv12Frame;
 use aisle_video::VideoFile;
-use aisle_vision::gpu::{host_nv12, tensor_spec, GpuPreprocess};
-use aisle_vision::{CpuPreprocessor, Preprocessor};
+use aisle_vision::gpu::{crop_spec, host_nv12, tensor_spec, GpuPreprocess};
+use aisle_vision::{CpuPreprocessor, CropSpec, Preprocessor};
 
 // ---------------------------------------------------------------------------------------------
 // Fixture
@@ -139,6 +140,7 @@ fn spec(w: u32, h: u32, layout: InputLayout, resize: ResizeMode, pad: [u8; 3]) -
         width: w,
         height: h,
         dtype: InputDType::Float32,
+        color: aisle_infer::InputColor::Rgb,
         resize,
         pad,
         mean: [123.675, 116.28, 103.53],
@@ -240,36 +242,137 @@ fn odd_strided_and_tiny_frames_match_the_reference() {
     }
 }
 
-/// BGR: the reference with mean, std and pad reversed, channels swapped.
+/// `values` rounded to f16 by `half`, as bits.
+fn half_bits(values: &[f32]) -> Vec<u16> {
+    values
+        .iter()
+        .map(|&v| half::f16::from_f32(v).to_bits())
+        .collect()
+}
+
+fn bits16(values: &[half::f16]) -> Vec<u16> {
+    values.iter().map(|v| v.to_bits()).collect()
+}
+
+/// BGR and gray channels equal the reference's; f16 outputs are the reference rounded to
+/// nearest even, for every colour.
 #[test]
 #[ignore = "needs an NVIDIA GPU: cargo test -p aisle-gpu --test gpu_device -- --ignored"]
-fn bgr_is_the_reference_with_channels_reversed() {
+fn colours_and_f16_match_the_reference() {
     let fx = fixture();
     let mut pre = fx.pre.lock().unwrap();
     let frame = &fx.frames[3];
     for (label, s) in specs() {
-        let mut rev = s.clone();
-        rev.mean.reverse();
-        rev.std.reverse();
-        rev.pad.reverse();
-        let rgb = reference(frame, &rev);
-        let (w, h) = (s.width as usize, s.height as usize);
-        let mut want = vec![0f32; s.len()];
-        for p in 0..w * h {
-            for c in 0..3 {
-                let (dst, src) = match s.layout {
-                    InputLayout::Nhwc => (p * 3 + c, p * 3 + 2 - c),
-                    InputLayout::Nchw => (c * w * h + p, (2 - c) * w * h + p),
-                };
-                want[dst] = rgb[src];
-            }
+        for color in [InputColor::Rgb, InputColor::Bgr, InputColor::Gray] {
+            let s = InputSpec { color, ..s.clone() };
+            let want = reference(frame, &s);
+            let t = tensor_spec(&s);
+            let mut got = vec![f32::NAN; s.len()];
+            pre.run_host(&host_nv12(frame), &t, &mut got).unwrap();
+            assert_bit_exact(&format!("{color:?}, {label}"), &got, &want);
+            let mut got16 = vec![half::f16::NAN; s.len()];
+            pre.run_host(&host_nv12(frame), &t, &mut got16).unwrap();
+            assert_eq!(bits16(&got16), half_bits(&want), "f16 {color:?}, {label}");
         }
-        let mut t = tensor_spec(&s);
-        t.order = ChannelOrder::Bgr;
-        let mut got = vec![f32::NAN; s.len()];
-        pre.run_host(&host_nv12(frame), &t, &mut got).unwrap();
-        assert_bit_exact(&format!("BGR, {label}"), &got, &want);
     }
+}
+
+/// Boxes for a `w x h` frame: ordinary, fractional, partly and wholly outside, tiny, zero
+/// width, inverted and non-finite (as tests/kernel_parity.rs).
+fn crop_boxes(w: f32, h: f32) -> Vec<[f32; 4]> {
+    vec![
+        [0.0, 0.0, w, h],
+        [100.3, 50.7, 180.9, 300.2],
+        [-20.0, -10.0, 60.0, 90.0],
+        [w - 68.0, h - 76.0, w + 32.0, h + 44.0],
+        [w + 10.0, h + 5.0, w + 60.0, h + 65.0],
+        [10.0, 10.0, 11.0, 11.0],
+        [50.0, 50.0, 50.0, 80.0],
+        [300.0, 200.0, 250.0, 150.0],
+        [f32::NAN, 10.0, 20.0, f32::NAN],
+        [f32::NEG_INFINITY, 0.0, 30.0, f32::INFINITY],
+    ]
+}
+
+/// Batched crops on the host path, the device path and left on the device equal
+/// `CpuPreprocessor::crops`, in f32 and f16; a batch over `MAX_CROPS` is an error.
+#[test]
+#[ignore = "needs an NVIDIA GPU: cargo test -p aisle-gpu --test gpu_device -- --ignored"]
+fn crops_match_the_reference() {
+    let fx = fixture();
+    let mut pre = fx.pre.lock().unwrap();
+    let stream = pre.gpu().stream().clone();
+    let crop = |w, h, layout, color| CropSpec {
+        width: w,
+        height: h,
+        layout,
+        color,
+        mean: [123.675, 116.28, 103.53],
+        std: [58.395, 57.12, 57.375],
+    };
+    let cases = [
+        crop(64, 128, InputLayout::Nchw, InputColor::Rgb),
+        crop(112, 112, InputLayout::Nhwc, InputColor::Bgr),
+        crop(48, 48, InputLayout::Nchw, InputColor::Gray),
+    ];
+    for frame in [&fx.frames[0], &sub_frame(&fx.frames[2], 6, 8, 201, 133, 11)] {
+        let boxes = crop_boxes(frame.width as f32, frame.height as f32);
+        for c in &cases {
+            let label = format!(
+                "{}x{} frame, crops {}x{} {:?} {:?}",
+                frame.width, frame.height, c.width, c.height, c.layout, c.color
+            );
+            let n = boxes.len() * c.item_len();
+            let mut want = vec![0f32; n];
+            CpuPreprocessor::default()
+                .crops(frame, &boxes, c, &mut want)
+                .unwrap();
+            let k = crop_spec(c);
+            let mut got = vec![f32::NAN; n];
+            pre.run_crops_host(&host_nv12(frame), &boxes, &k, &mut got)
+                .unwrap();
+            assert_bit_exact(&format!("host crops, {label}"), &got, &want);
+            let mut got16 = vec![half::f16::NAN; n];
+            pre.run_crops_host(&host_nv12(frame), &boxes, &k, &mut got16)
+                .unwrap();
+            assert_eq!(bits16(&got16), half_bits(&want), "f16 crops, {label}");
+
+            let y = stream.clone_htod(&frame.y).unwrap();
+            let uv = stream.clone_htod(&frame.uv).unwrap();
+            let dev = DeviceNv12::new(
+                frame.width,
+                frame.height,
+                y.as_view(),
+                frame.y_stride,
+                uv.as_view(),
+                frame.uv_stride,
+            )
+            .unwrap();
+            let mut got = vec![f32::NAN; n];
+            pre.run_crops_device(&dev, &boxes, &k, &mut got).unwrap();
+            assert_bit_exact(&format!("device crops, {label}"), &got, &want);
+            let mut out: CudaSlice<half::f16> = stream.alloc_zeros(n).unwrap();
+            pre.enqueue_crops_device(&dev, &boxes, &k, &mut out)
+                .unwrap();
+            let got16 = stream.clone_dtoh(&out).unwrap();
+            assert_eq!(
+                bits16(&got16),
+                half_bits(&want),
+                "device f16 crops, {label}"
+            );
+        }
+    }
+    let k = crop_spec(&cases[0]);
+    let frame = &fx.frames[0];
+    let mut none: Vec<f32> = Vec::new();
+    pre.run_crops_host(&host_nv12(frame), &[], &k, &mut none)
+        .unwrap();
+    let many = vec![[0.0, 0.0, 10.0, 10.0]; MAX_CROPS + 1];
+    let mut out = vec![0f32; many.len() * k.item_len()];
+    let e = pre
+        .run_crops_host(&host_nv12(frame), &many, &k, &mut out)
+        .unwrap_err();
+    assert!(e.to_string().contains("more than"), "{e}");
 }
 
 /// The device path (views, raw NVDEC-like surface, device-resident output) equals the host
@@ -394,7 +497,7 @@ fn throughput_against_memory_bandwidth() {
         height: h,
         layout,
         resize,
-        order: ChannelOrder::Rgb,
+        color: Color::Rgb,
         mean: [123.675, 116.28, 103.53],
         std: [58.395, 57.12, 57.375],
         pad: [114; 3],

@@ -16,6 +16,7 @@ fn spec(w: u32, h: u32, resize: ResizeMode) -> InputSpec {
         width: w,
         height: h,
         dtype: InputDType::Float32,
+        color: aisle_infer::InputColor::Rgb,
         resize,
         pad: [114; 3],
         mean: [0.0; 3],
@@ -137,19 +138,15 @@ fn new_without_a_gpu_is_a_clear_error() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
-/// The parameters of `nv12_to_tensor` in kernels/preprocess.cu, in order, as
-/// `GpuPreprocessor`'s launch pushes them (src/preprocess.rs, `launch`): pointers as device
-/// pointers, `int` as `i32`, `float` as `f32`. A change of the kernel's signature fails here,
-/// without a GPU, instead of as garbage on the device.
-#[test]
-fn launch_arguments_follow_the_kernel_signature() {
+/// The parameters of kernel `name` in kernels/preprocess.cu, as "type name".
+fn kernel_params(name: &str) -> Vec<String> {
     let src = aisle_gpu::PREPROCESS_CU;
     let start = src
-        .find("extern \"C\" __global__ void nv12_to_tensor(")
-        .expect("nv12_to_tensor is declared");
+        .find(&format!("extern \"C\" __global__ void {name}("))
+        .unwrap_or_else(|| panic!("{name} is declared"));
     let params = &src[start..];
     let params = &params[params.find('(').unwrap() + 1..params.find(')').unwrap()];
-    let got: Vec<String> = params
+    params
         .split(',')
         .map(|p| {
             let p = p.replace("__restrict__", "");
@@ -157,15 +154,34 @@ fn launch_arguments_follow_the_kernel_signature() {
             let (ty, name) = words.split_at(words.len() - 1);
             format!("{} {}", ty.join(" "), name[0])
         })
-        .collect();
-    let want = [
+        .collect()
+}
+
+/// The parameters of `nv12_to_tensor` and `crop_resize_batch` in kernels/preprocess.cu, in
+/// order, as `GpuPreprocessor`'s launches push them (src/preprocess.rs, `launch` and
+/// `launch_crops`): pointers as device pointers, `int` as `i32`, `float` as `f32`. A change of a
+/// kernel's signature fails here, without a GPU, instead of as garbage on the device.
+#[test]
+fn launch_arguments_follow_the_kernel_signature() {
+    let frame = [
         "const unsigned char* y_plane",
         "int y_pitch",
         "const unsigned char* uv_plane",
         "int uv_pitch",
         "int frame_w",
         "int frame_h",
-        "float* out",
+    ];
+    let norm = [
+        "float mean0",
+        "float mean1",
+        "float mean2",
+        "float std0",
+        "float std1",
+        "float std2",
+    ];
+    let mut want: Vec<&str> = frame.to_vec();
+    want.extend([
+        "void* out",
         "int out_w",
         "int out_h",
         "int px",
@@ -175,16 +191,24 @@ fn launch_arguments_follow_the_kernel_signature() {
         "float sx",
         "float sy",
         "int layout",
-        "int channel_order",
-        "float mean0",
-        "float mean1",
-        "float mean2",
-        "float std0",
-        "float std1",
-        "float std2",
-        "float pad0",
-        "float pad1",
-        "float pad2",
-    ];
-    assert_eq!(got, want);
+        "int color",
+        "int dtype",
+    ]);
+    want.extend(norm);
+    want.extend(["float pad0", "float pad1", "float pad2"]);
+    assert_eq!(kernel_params("nv12_to_tensor"), want);
+
+    let mut want: Vec<&str> = frame.to_vec();
+    want.extend([
+        "const float* boxes",
+        "int n_boxes",
+        "void* out",
+        "int out_w",
+        "int out_h",
+        "int layout",
+        "int color",
+        "int dtype",
+    ]);
+    want.extend(norm);
+    assert_eq!(kernel_params("crop_resize_batch"), want);
 }

@@ -8,87 +8,120 @@
 //! device uses, so this checks the kernels' arithmetic and indexing; that NVRTC compiles the same
 //! source to IEEE operations without FMA contraction is the device half (see kernels/README.md).
 //!
-//! `crop_resize_batch` has no counterpart in `aisle-vision`; [`cpu_crops`] below is its reference,
-//! written from the definition in `preprocess.cu` and tied to the frame-level reference by
-//! [`crop_of_the_whole_frame_is_the_stretch_preprocessing`].
+//! `crop_resize_batch` is held to `CpuPreprocessor::crops`, tied to the frame-level reference by
+//! [`crop_of_the_whole_frame_is_the_stretch_preprocessing`]. Gray and BGR channels are checked
+//! against the reference's `color`; f16 outputs against the f32 reference rounded by
+//! `half::f16::from_f32`, and the kernels' conversion itself over a sweep of f32 bit patterns.
 
-use std::ffi::{c_int, c_uint};
+use std::ffi::{c_int, c_longlong, c_uint, c_void};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
 use aisle_infer::manifest::InputDType;
-use aisle_infer::{InputLayout, InputSpec, Manifest, ResizeMode};
+use aisle_infer::{InputColor, InputLayout, InputSpec, Manifest, ResizeMode};
 use aisle_types::Nv12Frame;
 use aisle_video::VideoFile;
-use aisle_vision::preprocess::{geometry, nv12_to_rgb};
-use aisle_vision::{CpuPreprocessor, Preprocessor};
+use aisle_vision::preprocess::geometry;
+use aisle_vision::{CpuPreprocessor, CropSpec, Preprocessor};
 
 // ---------------------------------------------------------------------------------------------
 // The host build of the kernels
 
 /// `aisle_host_nv12_to_tensor` in kernels/host_driver.cpp.
 type Nv12Fn = unsafe extern "C" fn(
-    *const u8,  // y_plane
-    c_int,      // y_pitch
-    *const u8,  // uv_plane
-    c_int,      // uv_pitch
-    c_int,      // frame_w
-    c_int,      // frame_h
-    *mut f32,   // out
-    c_int,      // out_w
-    c_int,      // out_h
-    c_int,      // px
-    c_int,      // py
-    c_int,      // cw
-    c_int,      // ch
-    f32,        // sx
-    f32,        // sy
-    c_int,      // layout
-    c_int,      // channel_order
-    *const f32, // mean[3]
-    *const f32, // std[3]
-    *const f32, // pad[3]
-    c_uint,     // block_x
-    c_uint,     // block_y
+    *const u8,   // y_plane
+    c_int,       // y_pitch
+    *const u8,   // uv_plane
+    c_int,       // uv_pitch
+    c_int,       // frame_w
+    c_int,       // frame_h
+    *mut c_void, // out (f32 or f16)
+    c_int,       // out_w
+    c_int,       // out_h
+    c_int,       // px
+    c_int,       // py
+    c_int,       // cw
+    c_int,       // ch
+    f32,         // sx
+    f32,         // sy
+    c_int,       // layout
+    c_int,       // color
+    c_int,       // dtype
+    *const f32,  // mean[3]
+    *const f32,  // std[3]
+    *const f32,  // pad[3]
+    c_uint,      // block_x
+    c_uint,      // block_y
 );
 
 /// `aisle_host_crop_resize_batch` in kernels/host_driver.cpp.
 type CropFn = unsafe extern "C" fn(
-    *const u8,  // y_plane
-    c_int,      // y_pitch
-    *const u8,  // uv_plane
-    c_int,      // uv_pitch
-    c_int,      // frame_w
-    c_int,      // frame_h
-    *const f32, // boxes (x1, y1, x2, y2) * n
-    c_int,      // n_boxes
-    *mut f32,   // out
-    c_int,      // out_w
-    c_int,      // out_h
-    c_int,      // layout
-    c_int,      // channel_order
-    *const f32, // mean[3]
-    *const f32, // std[3]
-    c_uint,     // block_x
-    c_uint,     // block_y
-    c_uint,     // grid_z
+    *const u8,   // y_plane
+    c_int,       // y_pitch
+    *const u8,   // uv_plane
+    c_int,       // uv_pitch
+    c_int,       // frame_w
+    c_int,       // frame_h
+    *const f32,  // boxes (x1, y1, x2, y2) * n
+    c_int,       // n_boxes
+    *mut c_void, // out (f32 or f16)
+    c_int,       // out_w
+    c_int,       // out_h
+    c_int,       // layout
+    c_int,       // color
+    c_int,       // dtype
+    *const f32,  // mean[3]
+    *const f32,  // std[3]
+    c_uint,      // block_x
+    c_uint,      // block_y
+    c_uint,      // grid_z
 );
 
-/// The kernels' `layout` and `channel_order` constants (`AISLE_LAYOUT_*`, `AISLE_ORDER_*`).
+/// `aisle_host_f16_bits` in kernels/host_driver.cpp.
+type F16Fn = unsafe extern "C" fn(*const f32, *mut u16, c_longlong);
+
+/// The kernels' `layout`, `color` and `dtype` constants (`AISLE_LAYOUT_*`, `AISLE_COLOR_*`,
+/// `AISLE_DTYPE_*`).
 const LAYOUT_NCHW: c_int = 0;
 const LAYOUT_NHWC: c_int = 1;
-const ORDER_RGB: c_int = 0;
-const ORDER_BGR: c_int = 1;
+const DTYPE_F32: c_int = 0;
+const DTYPE_F16: c_int = 1;
+
+fn color_flag(color: InputColor) -> c_int {
+    match color {
+        InputColor::Rgb => 0,
+        InputColor::Bgr => 1,
+        InputColor::Gray => 2,
+    }
+}
 
 /// The ABI version `host_driver.cpp` reports.
-const HOST_ABI_VERSION: c_int = 1;
+const HOST_ABI_VERSION: c_int = 2;
 
 struct HostKernels {
     /// Keeps the functions below valid (never unloaded: the fixture is a static).
     _lib: libloading::Library,
     nv12_to_tensor: Nv12Fn,
     crop_resize_batch: CropFn,
+    f16_bits: F16Fn,
+}
+
+/// An element type the kernels write: f32, or f16 as its bits.
+trait Element: Copy {
+    const DTYPE: c_int;
+    /// What unwritten elements hold (so that they fail comparisons).
+    const UNWRITTEN: Self;
+}
+
+impl Element for f32 {
+    const DTYPE: c_int = DTYPE_F32;
+    const UNWRITTEN: f32 = f32::NAN;
+}
+
+impl Element for u16 {
+    const DTYPE: c_int = DTYPE_F16;
+    const UNWRITTEN: u16 = 0x7e55; // a NaN no conversion produces from a finite value
 }
 
 fn kernels_dir() -> PathBuf {
@@ -169,10 +202,14 @@ fn build_host_kernels() -> HostKernels {
         let crop_resize_batch = *lib
             .get::<CropFn>(b"aisle_host_crop_resize_batch\0")
             .expect("aisle_host_crop_resize_batch");
+        let f16_bits = *lib
+            .get::<F16Fn>(b"aisle_host_f16_bits\0")
+            .expect("aisle_host_f16_bits");
         HostKernels {
             _lib: lib,
             nv12_to_tensor,
             crop_resize_batch,
+            f16_bits,
         }
     }
     // `dir` (and the .so file) is removed here; the mapping stays.
@@ -190,20 +227,20 @@ fn layout_flag(layout: InputLayout) -> c_int {
 }
 
 impl HostKernels {
-    /// `nv12_to_tensor` on the host; unwritten values stay NaN (and so fail the comparison).
-    fn nv12_to_tensor(
+    /// `nv12_to_tensor` on the host with the spec's layout and colour, writing `T`; unwritten
+    /// values stay [`Element::UNWRITTEN`] (and so fail the comparison).
+    fn nv12_to_tensor<T: Element>(
         &self,
         frame: &Nv12Frame,
         spec: &InputSpec,
-        order: c_int,
         block: (u32, u32),
-    ) -> Vec<f32> {
+    ) -> Vec<T> {
         frame.validate().expect("valid test frame");
         let g = geometry(frame.width as usize, frame.height as usize, spec);
-        let mut out = vec![f32::NAN; spec.len()];
+        let mut out = vec![T::UNWRITTEN; spec.len()];
         let pad = spec.pad.map(f32::from);
-        // SAFETY: the planes hold the frame (validated above), `out` holds the tensor and the
-        // arrays hold 3 values each, as the kernel reads and writes them.
+        // SAFETY: the planes hold the frame (validated above), `out` holds the tensor of `T`
+        // (the kernel's `dtype`) and the arrays hold 3 values each, as the kernel reads them.
         unsafe {
             (self.nv12_to_tensor)(
                 frame.y.as_ptr(),
@@ -212,7 +249,7 @@ impl HostKernels {
                 cint(frame.uv_stride),
                 cint(frame.width as usize),
                 cint(frame.height as usize),
-                out.as_mut_ptr(),
+                out.as_mut_ptr().cast(),
                 cint(spec.width as usize),
                 cint(spec.height as usize),
                 cint(g.px),
@@ -222,7 +259,8 @@ impl HostKernels {
                 g.sx,
                 g.sy,
                 layout_flag(spec.layout),
-                order,
+                color_flag(spec.color),
+                T::DTYPE,
                 spec.mean.as_ptr(),
                 spec.std.as_ptr(),
                 pad.as_ptr(),
@@ -234,21 +272,17 @@ impl HostKernels {
     }
 
     /// `crop_resize_batch` on the host.
-    #[allow(clippy::too_many_arguments)]
-    fn crop_resize_batch(
+    fn crop_resize_batch<T: Element>(
         &self,
         frame: &Nv12Frame,
         boxes: &[[f32; 4]],
-        (w, h): (usize, usize),
-        layout: InputLayout,
-        order: c_int,
-        norm: &Norm,
+        crop: &CropSpec,
         block: (u32, u32),
         grid_z: u32,
-    ) -> Vec<f32> {
+    ) -> Vec<T> {
         frame.validate().expect("valid test frame");
         let flat: Vec<f32> = boxes.iter().flatten().copied().collect();
-        let mut out = vec![f32::NAN; boxes.len() * 3 * w * h];
+        let mut out = vec![T::UNWRITTEN; boxes.len() * crop.item_len()];
         // SAFETY: as in `nv12_to_tensor`; `flat` holds 4 values per box, `out` the whole batch.
         unsafe {
             (self.crop_resize_batch)(
@@ -260,18 +294,28 @@ impl HostKernels {
                 cint(frame.height as usize),
                 flat.as_ptr(),
                 cint(boxes.len()),
-                out.as_mut_ptr(),
-                cint(w),
-                cint(h),
-                layout_flag(layout),
-                order,
-                norm.mean.as_ptr(),
-                norm.std.as_ptr(),
+                out.as_mut_ptr().cast(),
+                cint(crop.width as usize),
+                cint(crop.height as usize),
+                layout_flag(crop.layout),
+                color_flag(crop.color),
+                T::DTYPE,
+                crop.mean.as_ptr(),
+                crop.std.as_ptr(),
                 block.0,
                 block.1,
                 grid_z,
             );
         }
+        out
+    }
+
+    /// The kernels' f32 -> f16 conversion.
+    fn f16_bits(&self, values: &[f32]) -> Vec<u16> {
+        let mut out = vec![0u16; values.len()];
+        let n = c_longlong::try_from(values.len()).expect("fits");
+        // SAFETY: both buffers hold `n` elements.
+        unsafe { (self.f16_bits)(values.as_ptr(), out.as_mut_ptr(), n) };
         out
     }
 }
@@ -406,6 +450,7 @@ fn spec(
         width: w,
         height: h,
         dtype: InputDType::Float32,
+        color: aisle_infer::InputColor::Rgb,
         resize,
         pad,
         mean,
@@ -476,7 +521,16 @@ fn specs() -> Vec<(String, InputSpec)> {
 /// divide the output (the kernels' bounds checks must hold).
 const BLOCKS: [(u32, u32); 4] = [(16, 16), (32, 8), (7, 3), (1, 64)];
 
-/// Runs the reference and the kernel (RGB) on one frame and spec and compares them.
+/// `values` rounded to f16 by the independent implementation (`half`), as bits.
+fn half_bits(values: &[f32]) -> Vec<u16> {
+    values
+        .iter()
+        .map(|&v| half::f16::from_f32(v).to_bits())
+        .collect()
+}
+
+/// Runs the reference and the kernel on one frame and spec (its layout and colour) and compares
+/// them, f32 bit for bit; every `F16_EVERY`th call also the f16 output.
 fn check_nv12(kernels: &HostKernels, label: &str, frame: &Nv12Frame, spec: &InputSpec, k: usize) {
     let mut want = vec![0f32; spec.len()];
     let mapping = CpuPreprocessor::default()
@@ -494,15 +548,24 @@ fn check_nv12(kernels: &HostKernels, label: &str, frame: &Nv12Frame, spec: &Inpu
         "{label}: geometry offsets"
     );
     let block = BLOCKS[k % BLOCKS.len()];
-    let got = kernels.nv12_to_tensor(frame, spec, ORDER_RGB, block);
-    assert_bit_exact(
-        &format!(
-            "nv12_to_tensor, {label}, frame {} ({}x{}), block {block:?}",
-            frame.index, frame.width, frame.height
-        ),
-        &got,
-        &want,
+    let what = format!(
+        "nv12_to_tensor {:?}, {label}, frame {} ({}x{}), block {block:?}",
+        spec.color, frame.index, frame.width, frame.height
     );
+    let got: Vec<f32> = kernels.nv12_to_tensor(frame, spec, block);
+    assert_bit_exact(&what, &got, &want);
+    if k.is_multiple_of(F16_EVERY) {
+        let got16: Vec<u16> = kernels.nv12_to_tensor(frame, spec, block);
+        assert_eq!(got16, half_bits(&want), "{what}, f16");
+    }
+}
+
+/// How often [`check_nv12`] also checks the f16 output.
+const F16_EVERY: usize = 3;
+
+/// `s` with another colour.
+fn with_color(s: &InputSpec, color: InputColor) -> InputSpec {
+    InputSpec { color, ..s.clone() }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -551,9 +614,7 @@ fn nv12_to_tensor_matches_the_reference_on_real_frames() {
     }
     // The comparison is not vacuous: a manifest input of a real frame has many distinct values.
     let (label, s) = &specs[0];
-    let out = fx
-        .kernels
-        .nv12_to_tensor(&fx.frames[1], s, ORDER_RGB, (16, 16));
+    let out: Vec<f32> = fx.kernels.nv12_to_tensor(&fx.frames[1], s, (16, 16));
     let mut distinct: Vec<u32> = out.iter().map(|v| v.to_bits()).collect();
     distinct.sort_unstable();
     distinct.dedup();
@@ -591,95 +652,97 @@ fn nv12_to_tensor_matches_on_odd_strided_and_tiny_frames() {
     }
 }
 
-/// With `channel_order = BGR`, output channel c is colour 2 - c normalised with mean[c], std[c]
-/// and padded with pad[c]: the reference run with mean, std and pad reversed, channels swapped.
+/// BGR and gray channels on real frames, every spec, f32 and (every third) f16.
 #[test]
-fn nv12_to_tensor_bgr_is_the_reference_with_channels_reversed() {
+fn nv12_to_tensor_bgr_and_gray_match_the_reference() {
     let fx = fixture();
-    let frame = &fx.frames[3];
+    let mut k = 0;
+    for frame in [&fx.frames[3], &fx.frames[0]] {
+        for (label, s) in specs() {
+            for color in [InputColor::Bgr, InputColor::Gray] {
+                check_nv12(&fx.kernels, &label, frame, &with_color(&s, color), k);
+                k += 1;
+            }
+        }
+    }
+    // Odd, strided frame.
+    let f = sub_frame(&fx.frames[2], 6, 8, 201, 133, 11);
+    for (label, s) in specs() {
+        check_nv12(
+            &fx.kernels,
+            &label,
+            &f,
+            &with_color(&s, InputColor::Gray),
+            0,
+        );
+    }
+}
+
+/// Every f16 output of the kernels, on every spec and colour of one frame.
+#[test]
+fn f16_outputs_are_the_reference_rounded_to_nearest_even() {
+    let fx = fixture();
+    let frame = &fx.frames[4];
     for (k, (label, s)) in specs().iter().enumerate() {
-        let mut rev = s.clone();
-        rev.mean.reverse();
-        rev.std.reverse();
-        rev.pad.reverse();
-        let mut rgb = vec![0f32; s.len()];
-        CpuPreprocessor::default()
-            .run(frame, &rev, &mut rgb)
-            .expect("reference runs");
-        let (w, h) = (s.width as usize, s.height as usize);
-        let mut want = vec![0f32; s.len()];
-        for p in 0..w * h {
-            for c in 0..3 {
-                let (dst, src) = match s.layout {
-                    InputLayout::Nhwc => (p * 3 + c, p * 3 + 2 - c),
-                    InputLayout::Nchw => (c * w * h + p, (2 - c) * w * h + p),
-                };
-                want[dst] = rgb[src];
-            }
+        for color in [InputColor::Rgb, InputColor::Bgr, InputColor::Gray] {
+            let s = with_color(s, color);
+            let mut want = vec![0f32; s.len()];
+            CpuPreprocessor::default()
+                .run(frame, &s, &mut want)
+                .expect("reference runs");
+            let got: Vec<u16> = fx
+                .kernels
+                .nv12_to_tensor(frame, &s, BLOCKS[k % BLOCKS.len()]);
+            assert_eq!(
+                got,
+                half_bits(&want),
+                "nv12_to_tensor f16 {color:?}, {label}"
+            );
         }
-        let block = BLOCKS[k % BLOCKS.len()];
-        let got = fx.kernels.nv12_to_tensor(frame, s, ORDER_BGR, block);
-        assert_bit_exact(&format!("nv12_to_tensor BGR, {label}"), &got, &want);
     }
 }
 
-/// Per-channel normalisation of the crop kernel.
-struct Norm {
-    mean: [f32; 3],
-    std: [f32; 3],
-}
-
-/// The crop kernel's reference, from its definition in preprocess.cu: box (x1, y1, x2, y2) in
-/// frame pixels, `sx = (x2 - x1) / w`, `u = (x1 + (ox + 0.5) * sx) - 0.5` (likewise v), clamped
-/// to the frame (NaN -> 0), bilinear over BT.601 RGB exactly as preprocess.rs, then
-/// `(value - mean) / std`; RGB order, batch of `[n, 3, h, w]` (NCHW) or `[n, h, w, 3]` (NHWC).
-fn cpu_crops(
-    frame: &Nv12Frame,
-    boxes: &[[f32; 4]],
-    (w, h): (usize, usize),
-    layout: InputLayout,
-    norm: &Norm,
-) -> Vec<f32> {
-    let (fw, fh) = (frame.width as usize, frame.height as usize);
-    let mut rgb = Vec::new();
-    nv12_to_rgb(frame, &mut rgb);
-    let tap = |u: f32, n_src: usize| -> (usize, usize, f32) {
-        let u = if u >= 0.0 { u } else { 0.0 }; // NaN -> 0
-        let u = if u > (n_src - 1) as f32 {
-            (n_src - 1) as f32
-        } else {
-            u
-        };
-        let i0 = u.floor();
-        let f = u - i0;
-        let i0 = i0 as usize;
-        (i0, (i0 + 1).min(n_src - 1), f)
-    };
-    let mut out = vec![0f32; boxes.len() * 3 * w * h];
-    for (b, &[x1, y1, x2, y2]) in boxes.iter().enumerate() {
-        let item = &mut out[b * 3 * w * h..][..3 * w * h];
-        let sx = (x2 - x1) / w as f32;
-        let sy = (y2 - y1) / h as f32;
-        for oy in 0..h {
-            let (y0, y1i, fy) = tap((y1 + (oy as f32 + 0.5) * sy) - 0.5, fh);
-            for ox in 0..w {
-                let (x0, x1i, fx) = tap((x1 + (ox as f32 + 0.5) * sx) - 0.5, fw);
-                for c in 0..3 {
-                    let px = |x: usize, y: usize| f32::from(rgb[(y * fw + x) * 3 + c]);
-                    let (p00, p10, p01, p11) = (px(x0, y0), px(x1i, y0), px(x0, y1i), px(x1i, y1i));
-                    let top = p00 + (p10 - p00) * fx;
-                    let bottom = p01 + (p11 - p01) * fx;
-                    let value = top + (bottom - top) * fy;
-                    let idx = match layout {
-                        InputLayout::Nhwc => (oy * w + ox) * 3 + c,
-                        InputLayout::Nchw => c * w * h + oy * w + ox,
-                    };
-                    item[idx] = (value - norm.mean[c]) / norm.std[c];
-                }
-            }
-        }
+/// The kernels' own f32 -> f16 rounding against `half` over a sweep of bit patterns: every
+/// 4099th pattern of all 2^32, and every pattern around the edges (zero, subnormal halves, the
+/// smallest normal half, 65504 to infinity). NaNs stay NaN, with their sign.
+#[test]
+fn f16_conversion_matches_half_everywhere() {
+    let fx = fixture();
+    let mut bits: Vec<u32> = (0..=u32::MAX).step_by(4099).collect();
+    for edge in [
+        0x0000_0000u32, // zero
+        0x3300_0000,    // 2^-25: the tie between 0 and the smallest subnormal
+        0x3380_0000,    // 2^-24: the smallest subnormal
+        0x3880_0000,    // 2^-14: the smallest normal half
+        0x477f_e000,    // 65504: the largest half
+        0x477f_f000,    // 65520: rounds to infinity
+        0x7f80_0000,    // infinity
+    ] {
+        bits.extend(edge.saturating_sub(5000)..edge.saturating_add(5000));
     }
-    out
+    let values: Vec<f32> = bits
+        .iter()
+        .flat_map(|&b| [f32::from_bits(b), f32::from_bits(b ^ 0x8000_0000)])
+        .collect();
+    let got = fx.kernels.f16_bits(&values);
+    let mut checked = 0usize;
+    for (v, g) in values.iter().zip(&got) {
+        let g16 = half::f16::from_bits(*g);
+        if v.is_nan() {
+            assert!(g16.is_nan(), "{:#010x}: NaN became {g:#06x}", v.to_bits());
+            assert_eq!(g16.is_sign_negative(), v.is_sign_negative());
+            continue;
+        }
+        let want = half::f16::from_f32(*v).to_bits();
+        assert_eq!(
+            *g,
+            want,
+            "f32 {v:e} ({:#010x}): kernel {g:#06x}, half {want:#06x}",
+            v.to_bits()
+        );
+        checked += 1;
+    }
+    assert!(checked > 2_000_000, "only {checked} finite values checked");
 }
 
 /// Boxes for a `w x h` frame: ordinary, fractional, partly and wholly outside, 1-2 px, zero
@@ -702,33 +765,69 @@ fn crop_boxes(w: f32, h: f32) -> Vec<[f32; 4]> {
     ]
 }
 
+fn crop(
+    (w, h): (u32, u32),
+    layout: InputLayout,
+    color: InputColor,
+    mean: [f32; 3],
+    std: [f32; 3],
+) -> CropSpec {
+    CropSpec {
+        width: w,
+        height: h,
+        layout,
+        color,
+        mean,
+        std,
+    }
+}
+
+fn cpu_crops(frame: &Nv12Frame, boxes: &[[f32; 4]], spec: &CropSpec) -> Vec<f32> {
+    let mut out = vec![0f32; boxes.len() * spec.item_len()];
+    CpuPreprocessor::default()
+        .crops(frame, boxes, spec, &mut out)
+        .expect("reference crops");
+    out
+}
+
 #[test]
 fn crop_resize_batch_matches_its_reference() {
     let fx = fixture();
-    let cases: [((usize, usize), InputLayout, Norm); 3] = [
-        (
+    let cases = [
+        crop(
             (64, 128),
             InputLayout::Nchw,
-            Norm {
-                mean: IMAGENET_MEAN,
-                std: IMAGENET_STD,
-            },
+            InputColor::Rgb,
+            IMAGENET_MEAN,
+            IMAGENET_STD,
         ),
-        (
+        crop(
             (112, 112),
             InputLayout::Nhwc,
-            Norm {
-                mean: [127.5; 3],
-                std: [128.0; 3],
-            },
+            InputColor::Bgr,
+            [127.5; 3],
+            [128.0; 3],
         ),
-        (
+        crop(
+            (48, 48),
+            InputLayout::Nchw,
+            InputColor::Gray,
+            [0.0; 3],
+            [255.0; 3],
+        ),
+        crop(
+            (7, 5),
+            InputLayout::Nhwc,
+            InputColor::Gray,
+            [0.0; 3],
+            [1.0; 3],
+        ),
+        crop(
             (7, 5),
             InputLayout::Nchw,
-            Norm {
-                mean: [0.0; 3],
-                std: [1.0; 3],
-            },
+            InputColor::Rgb,
+            [0.0; 3],
+            [1.0; 3],
         ),
     ];
     // (block, grid.z): one z-slice per box, fewer slices than boxes (the stride loop), more.
@@ -736,47 +835,48 @@ fn crop_resize_batch_matches_its_reference() {
     let mut k = 0;
     for frame in [&fx.frames[0], &fx.frames[4]] {
         let boxes = crop_boxes(frame.width as f32, frame.height as f32);
-        for (size, layout, norm) in &cases {
-            let want = cpu_crops(frame, &boxes, *size, *layout, norm);
+        for c in &cases {
+            let want = cpu_crops(frame, &boxes, c);
             let (block, z) = launches[k % launches.len()];
             let grid_z = if z == 0 { boxes.len() as u32 } else { z };
-            let got = fx.kernels.crop_resize_batch(
-                frame, &boxes, *size, *layout, ORDER_RGB, norm, block, grid_z,
-            );
-            let per_box = 3 * size.0 * size.1;
+            let got: Vec<f32> = fx
+                .kernels
+                .crop_resize_batch(frame, &boxes, c, block, grid_z);
+            let per_box = c.item_len();
             for (b, bx) in boxes.iter().enumerate() {
                 assert_bit_exact(
                     &format!(
-                        "crop_resize_batch, frame {}, box {b} {bx:?} -> {size:?} {layout:?}, \
+                        "crop_resize_batch, frame {}, box {b} {bx:?} -> {}x{} {:?} {:?}, \
                          block {block:?}, grid.z {grid_z}",
-                        frame.index
+                        frame.index, c.width, c.height, c.layout, c.color
                     ),
                     &got[b * per_box..][..per_box],
                     &want[b * per_box..][..per_box],
                 );
             }
+            let got16: Vec<u16> = fx
+                .kernels
+                .crop_resize_batch(frame, &boxes, c, block, grid_z);
+            assert_eq!(got16, half_bits(&want), "crop_resize_batch f16, case {k}");
             k += 1;
         }
     }
     // Odd-sized, strided frame.
     let f = sub_frame(&fx.frames[2], 6, 8, 201, 133, 11);
     let boxes = crop_boxes(f.width as f32, f.height as f32);
-    let norm = Norm {
-        mean: [1.0, 2.0, 3.0],
-        std: [4.0, 5.0, 6.0],
-    };
-    let want = cpu_crops(&f, &boxes, (33, 17), InputLayout::Nhwc, &norm);
-    let got = fx.kernels.crop_resize_batch(
-        &f,
-        &boxes,
+    let c = crop(
         (33, 17),
         InputLayout::Nhwc,
-        ORDER_RGB,
-        &norm,
-        (16, 16),
-        2,
+        InputColor::Rgb,
+        [1.0, 2.0, 3.0],
+        [4.0, 5.0, 6.0],
     );
-    assert_bit_exact("crop_resize_batch, 201x133 strided frame", &got, &want);
+    let got: Vec<f32> = fx.kernels.crop_resize_batch(&f, &boxes, &c, (16, 16), 2);
+    assert_bit_exact(
+        "crop_resize_batch, 201x133 strided frame",
+        &got,
+        &cpu_crops(&f, &boxes, &c),
+    );
 }
 
 /// Ties the crop definition to the frame-level reference: cropping the whole frame `[0, 0, W, H]`
@@ -794,26 +894,15 @@ fn crop_of_the_whole_frame_is_the_stretch_preprocessing() {
         CpuPreprocessor::default()
             .run(frame, s, &mut want)
             .expect("reference runs");
-        let norm = Norm {
-            mean: s.mean,
-            std: s.std,
-        };
-        let size = (s.width as usize, s.height as usize);
+        let c = crop((s.width, s.height), s.layout, s.color, s.mean, s.std);
         assert_bit_exact(
-            &format!("cpu_crops of the whole frame, {label}"),
-            &cpu_crops(frame, &whole, size, s.layout, &norm),
+            &format!("reference crop of the whole frame, {label}"),
+            &cpu_crops(frame, &whole, &c),
             &want,
         );
-        let got = fx.kernels.crop_resize_batch(
-            frame,
-            &whole,
-            size,
-            s.layout,
-            ORDER_RGB,
-            &norm,
-            BLOCKS[k % BLOCKS.len()],
-            1,
-        );
+        let got: Vec<f32> =
+            fx.kernels
+                .crop_resize_batch(frame, &whole, &c, BLOCKS[k % BLOCKS.len()], 1);
         assert_bit_exact(
             &format!("crop_resize_batch of the whole frame, {label}"),
             &got,

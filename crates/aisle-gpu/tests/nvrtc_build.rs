@@ -1,5 +1,6 @@
 //! NVRTC builds of the crate's kernels, without a GPU: every `extern "C" __global__` kernel of
-//! every source in `KERNEL_SOURCES` (`kernels/preprocess.cu`) compiles for sm_87 (Orin) and sm_72 (Xavier) with no register spills and at
+//! every source in `KERNEL_SOURCES` (`kernels/preprocess.cu`) compiles for sm_87 (Orin) and sm_72
+//! (Xavier) with no register spills, no stack frame (local memory) and at
 //! most `REGISTER_BUDGET` registers; plus the kernel cache, compile errors and the paths where
 //! CUDA or NVRTC is missing.
 //!
@@ -144,6 +145,14 @@ fn kernels_fit_the_register_budget_without_spills() {
                     failures.push(format!(
                         "{file} {arch} `{name}`: {} registers > budget {REGISTER_BUDGET}",
                         k.registers
+                    ));
+                }
+                // A stack frame is local memory (an array indexed at run time, say): as slow as
+                // a spill, and these one-pixel-per-thread kernels need none.
+                if k.stack_bytes > 0 {
+                    failures.push(format!(
+                        "{file} {arch} `{name}`: {} bytes of stack (local memory)",
+                        k.stack_bytes
                     ));
                 }
                 if k.spill_stores_bytes > 0 || k.spill_loads_bytes > 0 {

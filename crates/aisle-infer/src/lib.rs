@@ -10,6 +10,7 @@ pub mod runtime;
 
 pub use engine::{Acceleration, Engine, InferError, OrtEngine, OutputTensor, TensorView};
 pub use manifest::{
-    Decoder, InputLayout, InputSpec, Manifest, ManifestError, ModelSpec, OutputSpec, ResizeMode,
+    Decoder, InputColor, InputLayout, InputSpec, Manifest, ManifestError, ModelSpec, OutputSpec,
+    ResizeMode,
 };
 pub use runtime::{load_onnxruntime, OrtRuntime};

@@ -71,10 +71,34 @@ pub struct Source {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum InputLayout {
-    /// `[1, height, width, 3]`
+    /// `[1, height, width, channels]`
     Nhwc,
-    /// `[1, 3, height, width]`
+    /// `[1, channels, height, width]`
     Nchw,
+}
+
+/// The colours of the input tensor's channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputColor {
+    /// Three channels, red first (the default).
+    #[default]
+    Rgb,
+    /// Three channels, blue first; `mean`, `std` and `pad` stay per tensor channel.
+    Bgr,
+    /// One channel of 8-bit luma computed from RGB as OpenCV's `COLOR_RGB2GRAY` does,
+    /// `(4899 R + 9617 G + 1868 B + 8192) >> 14`; only `mean[0]`, `std[0]` and `pad[0]` apply.
+    Gray,
+}
+
+impl InputColor {
+    /// Channels of the tensor: 3, or 1 for gray.
+    pub fn channels(self) -> usize {
+        match self {
+            InputColor::Rgb | InputColor::Bgr => 3,
+            InputColor::Gray => 1,
+        }
+    }
 }
 
 /// How a frame is fitted into the model input.
@@ -95,7 +119,7 @@ pub enum InputDType {
 }
 
 /// The model input and its normalisation: `value = (pixel - mean[c]) / std[c]` with pixels of
-/// RGB channel `c` in 0..=255.
+/// tensor channel `c` in 0..=255 (see [`InputColor`] for which colour each channel holds).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputSpec {
@@ -105,6 +129,9 @@ pub struct InputSpec {
     pub height: u32,
     pub dtype: InputDType,
     pub resize: ResizeMode,
+    /// `rgb` (default), `bgr` or `gray`.
+    #[serde(default)]
+    pub color: InputColor,
     #[serde(default)]
     pub pad: [u8; 3],
     pub mean: [f32; 3],
@@ -114,11 +141,16 @@ pub struct InputSpec {
 impl InputSpec {
     /// The tensor shape the model expects.
     pub fn shape(&self) -> [usize; 4] {
-        let (w, h) = (self.width as usize, self.height as usize);
+        let (w, h, c) = (self.width as usize, self.height as usize, self.channels());
         match self.layout {
-            InputLayout::Nhwc => [1, h, w, 3],
-            InputLayout::Nchw => [1, 3, h, w],
+            InputLayout::Nhwc => [1, h, w, c],
+            InputLayout::Nchw => [1, c, h, w],
         }
+    }
+
+    /// Channels of the tensor (3, or 1 for gray).
+    pub fn channels(&self) -> usize {
+        self.color.channels()
     }
 
     pub fn len(&self) -> usize {

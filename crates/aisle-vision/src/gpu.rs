@@ -1,38 +1,62 @@
 //! [`GpuPreprocess`]: the [`Preprocessor`] contract on the GPU, through
-//! [`aisle_gpu::GpuPreprocessor`] (the `nv12_to_tensor` kernel, bit-exact with
-//! [`CpuPreprocessor`](crate::CpuPreprocessor)).
+//! [`aisle_gpu::GpuPreprocessor`] (the `nv12_to_tensor` and `crop_resize_batch` kernels,
+//! bit-exact with [`CpuPreprocessor`](crate::CpuPreprocessor)'s `run` and `crops`).
 //!
 //! This module only converts between this crate's types and `aisle-gpu`'s ([`InputSpec`] ->
 //! [`TensorSpec`], [`Nv12Frame`] -> [`HostNv12`], [`Geometry`] -> [`InputMapping`]);
 //! `aisle-gpu` does not depend on `aisle-vision`.
 
 use aisle_gpu::{
-    ChannelOrder, DeviceNv12, Geometry, GpuError, GpuPreprocessor, HostNv12, KernelCache, Layout,
-    Resize, TensorSpec,
+    Color, DeviceNv12, Geometry, GpuError, GpuPreprocessor, HostNv12, KernelCache, Layout, Resize,
+    TensorSpec,
 };
-use aisle_infer::{InputLayout, InputSpec, ResizeMode};
+use aisle_infer::{InputColor, InputLayout, InputSpec, ResizeMode};
 use aisle_types::Nv12Frame;
 
-use crate::preprocess::{InputMapping, Preprocessor};
+use crate::preprocess::{CropSpec, InputMapping, Preprocessor};
 
-/// The kernel's description of a model input: RGB order (the manifest's inputs are RGB), the
-/// spec's layout, resize, mean, std and pad.
+fn layout(layout: InputLayout) -> Layout {
+    match layout {
+        InputLayout::Nchw => Layout::Nchw,
+        InputLayout::Nhwc => Layout::Nhwc,
+    }
+}
+
+fn color(color: InputColor) -> Color {
+    match color {
+        InputColor::Rgb => Color::Rgb,
+        InputColor::Bgr => Color::Bgr,
+        InputColor::Gray => Color::Gray,
+    }
+}
+
+/// The kernel's description of a model input: the spec's layout, resize, colour, mean, std and
+/// pad.
 pub fn tensor_spec(spec: &InputSpec) -> TensorSpec {
     TensorSpec {
         width: spec.width,
         height: spec.height,
-        layout: match spec.layout {
-            InputLayout::Nchw => Layout::Nchw,
-            InputLayout::Nhwc => Layout::Nhwc,
-        },
+        layout: layout(spec.layout),
         resize: match spec.resize {
             ResizeMode::Stretch => Resize::Stretch,
             ResizeMode::Letterbox => Resize::Letterbox,
         },
-        order: ChannelOrder::Rgb,
+        color: color(spec.color),
         mean: spec.mean,
         std: spec.std,
         pad: spec.pad,
+    }
+}
+
+/// The kernel's description of a crop batch.
+pub fn crop_spec(spec: &CropSpec) -> aisle_gpu::CropSpec {
+    aisle_gpu::CropSpec {
+        width: spec.width,
+        height: spec.height,
+        layout: layout(spec.layout),
+        color: color(spec.color),
+        mean: spec.mean,
+        std: spec.std,
     }
 }
 
@@ -101,6 +125,22 @@ impl GpuPreprocess {
         let g = self.inner.run_device(frame, &tensor_spec(spec), out)?;
         Ok(input_mapping(&g, frame.width(), frame.height()))
     }
+
+    /// Crops `boxes` (frame pixels) of a frame in host memory into the batch `out`, as
+    /// [`CpuPreprocessor::crops`](crate::CpuPreprocessor::crops).
+    ///
+    /// # Errors
+    /// Invalid frame, crop size, box count or output length; CUDA failures.
+    pub fn crops(
+        &mut self,
+        frame: &Nv12Frame,
+        boxes: &[[f32; 4]],
+        spec: &CropSpec,
+        out: &mut [f32],
+    ) -> Result<(), GpuError> {
+        self.inner
+            .run_crops_host(&host_nv12(frame), boxes, &crop_spec(spec), out)
+    }
 }
 
 impl Preprocessor for GpuPreprocess {
@@ -131,6 +171,7 @@ mod tests {
             width: w,
             height: h,
             dtype: InputDType::Float32,
+            color: aisle_infer::InputColor::Rgb,
             resize,
             pad: [114, 0, 255],
             mean: [1.0, 2.0, 3.0],
@@ -148,7 +189,7 @@ mod tests {
                 let t = tensor_spec(&s);
                 assert_eq!((t.width, t.height, t.len()), (97, 61, s.len()));
                 assert_eq!((t.mean, t.std, t.pad), (s.mean, s.std, s.pad));
-                assert_eq!(t.order, ChannelOrder::Rgb);
+                assert_eq!(t.color, Color::Rgb);
                 let frame = Nv12Frame {
                     width: 33,
                     height: 20,

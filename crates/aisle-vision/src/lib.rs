@@ -19,4 +19,4 @@ pub mod preprocess;
 pub use appearance::{colour_class, AppearanceExtractor};
 pub use detector::{Detector, DetectorOptions, StageTimes, VisionError};
 pub use gpu::GpuPreprocess;
-pub use preprocess::{CpuPreprocessor, InputMapping, Preprocessor};
+pub use preprocess::{CpuPreprocessor, CropSpec, InputMapping, Preprocessor};

@@ -21,9 +21,19 @@
 //!    `x1 = min(x0 + 1, W - 1)`, `fx = u - x0` (likewise `y0, y1, fy`), each channel is
 //!    `top = p00 + (p10 - p00) * fx`, `bottom = p01 + (p11 - p01) * fx`,
 //!    `value = top + (bottom - top) * fy`, where `pXY` is the RGB value at `(xX, yY)`.
-//! 4. **Normalisation.** `out = (value - mean[c]) / std[c]`, written NHWC or NCHW.
+//! 4. **Colour of the channels** (`input.color`): `rgb` writes R, G, B; `bgr` writes output
+//!    channel `c` from colour `2 - c`; `gray` writes one channel, interpolated from the 8-bit
+//!    gray value of each tap, [`rgb_to_gray`] (OpenCV's `COLOR_RGB2GRAY` of the step-1 RGB).
+//! 5. **Normalisation.** `out = (value - mean[c]) / std[c]` per tensor channel `c`, written NHWC
+//!    or NCHW. Padding is `(pad[c] - mean[c]) / std[c]`.
+//!
+//! Half-precision tensors (`aisle-gpu` writes them for engines with `f16` inputs) are these `f32`
+//! values rounded to the nearest `f16`, ties to even (`half::f16::from_f32`).
+//!
+//! [`CpuPreprocessor::crops`] is the reference of the batched crop-and-resize (person and face
+//! crops of one frame): the same steps with a box's origin and scale instead of the geometry.
 
-use aisle_infer::{InputLayout, InputSpec, ResizeMode};
+use aisle_infer::{InputColor, InputLayout, InputSpec, ResizeMode};
 use aisle_types::{BBox, Nv12Frame};
 
 /// How model-input coordinates map back to frame coordinates:
@@ -153,9 +163,136 @@ pub trait Preprocessor: Send {
 #[derive(Debug, Default)]
 pub struct CpuPreprocessor {
     rgb: Vec<u8>,
+    gray: Vec<u8>,
     xs: Vec<(usize, usize, f32)>,
     ys: Vec<(usize, usize, f32)>,
     row: Vec<f32>,
+}
+
+/// OpenCV's `COLOR_RGB2GRAY` for 8-bit pixels: `(4899 R + 9617 G + 1868 B + 8192) >> 14`
+/// (BT.601 luma weights in 14-bit fixed point; the result is within 0..=255).
+#[inline]
+pub fn rgb_to_gray(rgb: [u8; 3]) -> u8 {
+    let [r, g, b] = rgb.map(u32::from);
+    ((4899 * r + 9617 * g + 1868 * b + 8192) >> 14) as u8
+}
+
+/// A batch of crops of one frame (see [`CpuPreprocessor::crops`]): every box is stretched to
+/// `width x height` and normalised `(value - mean[c]) / std[c]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CropSpec {
+    pub width: u32,
+    pub height: u32,
+    /// `[n, c, h, w]` or `[n, h, w, c]`.
+    pub layout: InputLayout,
+    pub color: InputColor,
+    /// Per tensor channel (only `[0]` for gray).
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+impl CropSpec {
+    /// Values of one batch item: `channels * width * height`.
+    pub fn item_len(&self) -> usize {
+        self.color.channels() * self.width as usize * self.height as usize
+    }
+}
+
+/// One bilinear tap along an axis of the crop definition: `u` clamped to `[0, n_src - 1]`
+/// (NaN -> 0), `i0 = floor(u)`, `i1 = min(i0 + 1, n_src - 1)`, `f = u - i0`.
+fn crop_tap(u: f32, n_src: usize) -> (usize, usize, f32) {
+    let u = if u >= 0.0 { u } else { 0.0 }; // NaN -> 0
+    let hi = (n_src - 1) as f32;
+    let u = if u > hi { hi } else { u };
+    let i0 = u.floor();
+    let f = u - i0;
+    let i0 = i0 as usize;
+    (i0, (i0 + 1).min(n_src - 1), f)
+}
+
+impl CpuPreprocessor {
+    /// The 8-bit image the taps read for `color`, and its values per pixel: packed RGB (3) or
+    /// gray (1).
+    fn source(&mut self, frame: &Nv12Frame, color: InputColor) -> (&[u8], usize) {
+        nv12_to_rgb(frame, &mut self.rgb);
+        match color {
+            InputColor::Rgb | InputColor::Bgr => (&self.rgb, 3),
+            InputColor::Gray => {
+                self.gray.clear();
+                self.gray.extend(
+                    self.rgb
+                        .chunks_exact(3)
+                        .map(|p| rgb_to_gray([p[0], p[1], p[2]])),
+                );
+                (&self.gray, 1)
+            }
+        }
+    }
+
+    /// Batched crop-and-resize, the reference of the GPU kernel `crop_resize_batch`: box `b` =
+    /// `(x1, y1, x2, y2)` in frame pixels (continuous coordinates: pixel `i` covers `[i, i + 1)`)
+    /// is stretched to `spec.width x spec.height` and written as batch item `b` of `out`
+    /// (`boxes.len() * spec.item_len()` values). In f32, in this order:
+    /// `sx = (x2 - x1) / width`, `u = (x1 + (ox + 0.5) * sx) - 0.5` (likewise `v`), clamped to
+    /// the frame (NaN -> 0) and interpolated as in [`Preprocessor::run`] (step 3 of the module
+    /// docs), then normalised. Parts of a box outside the frame repeat the edge pixels, a
+    /// zero-width box samples the column `x1 - 0.5`, `x2 < x1` mirrors; the box `[0, 0, W, H]` is
+    /// exactly the `stretch` preprocessing.
+    ///
+    /// # Errors
+    /// An invalid frame, an empty crop size or a wrong output length, named in the message.
+    pub fn crops(
+        &mut self,
+        frame: &Nv12Frame,
+        boxes: &[[f32; 4]],
+        spec: &CropSpec,
+        out: &mut [f32],
+    ) -> Result<(), String> {
+        frame.validate().map_err(|e| e.to_string())?;
+        let (w, h) = (spec.width as usize, spec.height as usize);
+        if w == 0 || h == 0 {
+            return Err(format!("crop size {w}x{h} is empty"));
+        }
+        let item = spec.item_len();
+        if out.len() != boxes.len() * item {
+            return Err(format!(
+                "output buffer holds {} values, {} crops of {w}x{h}x{} need {}",
+                out.len(),
+                boxes.len(),
+                spec.color.channels(),
+                boxes.len() * item
+            ));
+        }
+        let (fw, fh) = (frame.width as usize, frame.height as usize);
+        let n = spec.color.channels();
+        let bgr = spec.color == InputColor::Bgr;
+        let (img, per_px) = self.source(frame, spec.color);
+        for (&[x1, y1, x2, y2], dst) in boxes.iter().zip(out.chunks_exact_mut(item)) {
+            let sx = (x2 - x1) / w as f32;
+            let sy = (y2 - y1) / h as f32;
+            for oy in 0..h {
+                let (y0, y1i, fy) = crop_tap((y1 + (oy as f32 + 0.5) * sy) - 0.5, fh);
+                for ox in 0..w {
+                    let (x0, x1i, fx) = crop_tap((x1 + (ox as f32 + 0.5) * sx) - 0.5, fw);
+                    for c in 0..n {
+                        let src_c = if bgr { 2 - c } else { c };
+                        let px = |x: usize, y: usize| f32::from(img[(y * fw + x) * per_px + src_c]);
+                        let (p00, p10) = (px(x0, y0), px(x1i, y0));
+                        let (p01, p11) = (px(x0, y1i), px(x1i, y1i));
+                        let top = p00 + (p10 - p00) * fx;
+                        let bottom = p01 + (p11 - p01) * fx;
+                        let value = top + (bottom - top) * fy;
+                        let idx = match spec.layout {
+                            InputLayout::Nhwc => (oy * w + ox) * n + c,
+                            InputLayout::Nchw => c * w * h + oy * w + ox,
+                        };
+                        dst[idx] = (value - spec.mean[c]) / spec.std[c];
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Preprocessor for CpuPreprocessor {
@@ -175,57 +312,65 @@ impl Preprocessor for CpuPreprocessor {
         }
         let (fw, fh) = (frame.width as usize, frame.height as usize);
         let (w, h) = (spec.width as usize, spec.height as usize);
+        let n = spec.channels();
+        let bgr = spec.color == InputColor::Bgr;
         let g = geometry(fw, fh, spec);
-        nv12_to_rgb(frame, &mut self.rgb);
         axis_taps(g.cw, g.sx, fw, &mut self.xs);
         axis_taps(g.ch, g.sy, fh, &mut self.ys);
+        let mut row = std::mem::take(&mut self.row);
+        let xs = std::mem::take(&mut self.xs);
+        let ys = std::mem::take(&mut self.ys);
+        let (img, per_px) = self.source(frame, spec.color);
 
         let pad: [f32; 3] =
             std::array::from_fn(|c| (f32::from(spec.pad[c]) - spec.mean[c]) / spec.std[c]);
         let plane = w * h;
-        // One output row at a time, as interleaved RGB values, then normalised and scattered.
-        self.row.resize(w * 3, 0.0);
+        // One output row at a time, as interleaved channel values, then normalised and scattered.
+        row.resize(w * n, 0.0);
         for oy in 0..h {
-            let row = &mut self.row;
             let in_rows = oy >= g.py && oy < g.py + g.ch;
             for ox in 0..w {
                 let inside = in_rows && ox >= g.px && ox < g.px + g.cw;
                 if !inside {
-                    for c in 0..3 {
-                        row[ox * 3 + c] = f32::NAN; // marks padding
+                    for c in 0..n {
+                        row[ox * n + c] = f32::NAN; // marks padding
                     }
                     continue;
                 }
-                let (y0, y1, fy) = self.ys[oy - g.py];
-                let (x0, x1, fx) = self.xs[ox - g.px];
-                let r0 = &self.rgb[y0 * fw * 3..][..fw * 3];
-                let r1 = &self.rgb[y1 * fw * 3..][..fw * 3];
-                for c in 0..3 {
-                    let p00 = f32::from(r0[x0 * 3 + c]);
-                    let p10 = f32::from(r0[x1 * 3 + c]);
-                    let p01 = f32::from(r1[x0 * 3 + c]);
-                    let p11 = f32::from(r1[x1 * 3 + c]);
+                let (y0, y1, fy) = ys[oy - g.py];
+                let (x0, x1, fx) = xs[ox - g.px];
+                let r0 = &img[y0 * fw * per_px..][..fw * per_px];
+                let r1 = &img[y1 * fw * per_px..][..fw * per_px];
+                for c in 0..n {
+                    let sc = if bgr { 2 - c } else { c };
+                    let p00 = f32::from(r0[x0 * per_px + sc]);
+                    let p10 = f32::from(r0[x1 * per_px + sc]);
+                    let p01 = f32::from(r1[x0 * per_px + sc]);
+                    let p11 = f32::from(r1[x1 * per_px + sc]);
                     let top = p00 + (p10 - p00) * fx;
                     let bottom = p01 + (p11 - p01) * fx;
-                    row[ox * 3 + c] = top + (bottom - top) * fy;
+                    row[ox * n + c] = top + (bottom - top) * fy;
                 }
             }
             for ox in 0..w {
-                for c in 0..3 {
-                    let v = row[ox * 3 + c];
-                    let n = if v.is_nan() {
+                for c in 0..n {
+                    let v = row[ox * n + c];
+                    let value = if v.is_nan() {
                         pad[c]
                     } else {
                         (v - spec.mean[c]) / spec.std[c]
                     };
                     let idx = match spec.layout {
-                        InputLayout::Nhwc => (oy * w + ox) * 3 + c,
+                        InputLayout::Nhwc => (oy * w + ox) * n + c,
                         InputLayout::Nchw => c * plane + oy * w + ox,
                     };
-                    out[idx] = n;
+                    out[idx] = value;
                 }
             }
         }
+        self.row = row;
+        self.xs = xs;
+        self.ys = ys;
         Ok(InputMapping {
             scale_x: g.sx,
             scale_y: g.sy,
@@ -250,6 +395,7 @@ mod tests {
             width: w,
             height: h,
             dtype: InputDType::Float32,
+            color: aisle_infer::InputColor::Rgb,
             resize,
             pad: [114, 114, 114],
             mean: [0.0; 3],
@@ -339,6 +485,133 @@ mod tests {
         assert!((out[(48 * 64 + 5) * 3] - pad).abs() < 1e-6); // row 48 is padding again
         let b = m.to_frame(&BBox::new(0.0, 16.0, 64.0, 48.0));
         assert_eq!(b, BBox::new(0.0, 0.0, 200.0, 100.0));
+    }
+
+    /// A colourful frame: luma ramps, chroma varying in both directions.
+    fn colour_frame(w: u32, h: u32) -> Nv12Frame {
+        let mut f = gray_frame(w, h, |x, y| (16 + (x * 7 + y * 3) % 220) as u8);
+        let cw = (w as usize).div_ceil(2);
+        for (i, v) in f.uv.iter_mut().enumerate() {
+            let (cx, cy) = ((i / 2) % cw, (i / 2) / cw);
+            *v = if i % 2 == 0 {
+                (40 + cx * 13 + cy * 5) as u8
+            } else {
+                (200 - cx * 9 - cy * 7) as u8
+            };
+        }
+        f
+    }
+
+    #[test]
+    fn rgb_to_gray_is_opencv_fixed_point() {
+        assert_eq!(rgb_to_gray([0, 0, 0]), 0);
+        assert_eq!(rgb_to_gray([255, 255, 255]), 255);
+        // cv2.cvtColor(np.uint8([[[r, g, b]]]), cv2.COLOR_RGB2GRAY)
+        assert_eq!(rgb_to_gray([255, 0, 0]), 76);
+        assert_eq!(rgb_to_gray([0, 255, 0]), 150);
+        assert_eq!(rgb_to_gray([0, 0, 255]), 29);
+        assert_eq!(rgb_to_gray([10, 200, 30]), 124);
+    }
+
+    #[test]
+    fn bgr_is_rgb_with_channels_reversed_and_gray_is_one_channel() {
+        let f = colour_frame(23, 17);
+        for layout in [InputLayout::Nchw, InputLayout::Nhwc] {
+            for resize in [ResizeMode::Stretch, ResizeMode::Letterbox] {
+                let mut rgb = spec(11, 9, layout, resize);
+                rgb.mean = [1.0, 2.0, 3.0];
+                rgb.std = [4.0, 5.0, 6.0];
+                rgb.pad = [10, 20, 30];
+                let mut bgr = rgb.clone();
+                bgr.color = InputColor::Bgr;
+                bgr.mean = [3.0, 2.0, 1.0];
+                bgr.std = [6.0, 5.0, 4.0];
+                bgr.pad = [30, 20, 10];
+                let (mut a, mut b) = (vec![0.0; rgb.len()], vec![0.0; bgr.len()]);
+                let mut p = CpuPreprocessor::default();
+                p.run(&f, &rgb, &mut a).unwrap();
+                p.run(&f, &bgr, &mut b).unwrap();
+                let idx = |c: usize, i: usize| match layout {
+                    InputLayout::Nchw => c * 99 + i,
+                    InputLayout::Nhwc => i * 3 + c,
+                };
+                for i in 0..99 {
+                    for c in 0..3 {
+                        assert_eq!(a[idx(c, i)].to_bits(), b[idx(2 - c, i)].to_bits());
+                    }
+                }
+                let mut gray = rgb.clone();
+                gray.color = InputColor::Gray;
+                assert_eq!(
+                    gray.shape()[if layout == InputLayout::Nchw { 1 } else { 3 }],
+                    1
+                );
+                let mut g = vec![f32::NAN; gray.len()];
+                p.run(&f, &gray, &mut g).unwrap();
+                assert_eq!(g.len(), 99);
+                assert!(g.iter().all(|v| v.is_finite()));
+            }
+        }
+        // At the identity size gray reads the gray of each pixel.
+        let mut s = spec(23, 17, InputLayout::Nhwc, ResizeMode::Stretch);
+        s.color = InputColor::Gray;
+        let mut g = vec![0.0; s.len()];
+        CpuPreprocessor::default().run(&f, &s, &mut g).unwrap();
+        let mut rgb = Vec::new();
+        nv12_to_rgb(&f, &mut rgb);
+        for (i, v) in g.iter().enumerate() {
+            let p = &rgb[i * 3..i * 3 + 3];
+            assert_eq!(*v, f32::from(rgb_to_gray([p[0], p[1], p[2]])), "pixel {i}");
+        }
+    }
+
+    #[test]
+    fn crops_of_the_whole_frame_are_the_stretch_preprocessing() {
+        let f = colour_frame(31, 19);
+        let mut p = CpuPreprocessor::default();
+        for color in [InputColor::Rgb, InputColor::Bgr, InputColor::Gray] {
+            for layout in [InputLayout::Nchw, InputLayout::Nhwc] {
+                let mut s = spec(13, 7, layout, ResizeMode::Stretch);
+                s.color = color;
+                s.mean = [5.0, 6.0, 7.0];
+                s.std = [2.0, 3.0, 4.0];
+                let mut want = vec![0.0; s.len()];
+                p.run(&f, &s, &mut want).unwrap();
+                let crop = CropSpec {
+                    width: 13,
+                    height: 7,
+                    layout,
+                    color,
+                    mean: s.mean,
+                    std: s.std,
+                };
+                let whole = [0.0, 0.0, 31.0, 19.0];
+                let mut got = vec![f32::NAN; 2 * crop.item_len()];
+                p.crops(&f, &[whole, whole], &crop, &mut got).unwrap();
+                for half in got.chunks_exact(crop.item_len()) {
+                    assert!(half
+                        .iter()
+                        .zip(&want)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()));
+                }
+            }
+        }
+        let crop = CropSpec {
+            width: 4,
+            height: 4,
+            layout: InputLayout::Nchw,
+            color: InputColor::Rgb,
+            mean: [0.0; 3],
+            std: [1.0; 3],
+        };
+        let mut out = vec![0.0; 48];
+        let odd = [f32::NAN, f32::NEG_INFINITY, f32::INFINITY, 1e30];
+        p.crops(&f, &[odd], &crop, &mut out).unwrap();
+        assert!(out.iter().all(|v| v.is_finite()));
+        let err = p.crops(&f, &[odd, odd], &crop, &mut out).unwrap_err();
+        assert!(err.contains("2 crops of 4x4x3 need 96"), "{err}");
+        let empty = CropSpec { width: 0, ..crop };
+        assert!(p.crops(&f, &[], &empty, &mut []).is_err());
     }
 
     #[test]
