@@ -71,4 +71,17 @@ fn the_schema_accepts_a_record_and_refuses_a_broken_one() {
     json["crossings_in"] = serde_json::json!(7);
     json["type"] = serde_json::json!("person");
     assert!(!v.is_valid(&json));
+
+    // A record replayed from the spool carries `"historical": true` (inserted into the stored
+    // JSON by aisle_fleet::mark_historical) and is still valid; any other value is not.
+    json["type"] = serde_json::json!("line");
+    assert!(v.is_valid(&json));
+    let replayed = aisle_fleet::mark_historical(&serde_json::to_vec(&good).unwrap()).unwrap();
+    let replayed: serde_json::Value = serde_json::from_slice(&replayed).unwrap();
+    assert_eq!(replayed["historical"], serde_json::json!(true));
+    assert!(v.is_valid(&replayed), "{replayed}");
+    let back: aisle_types::metrics::MetricRecord = serde_json::from_value(replayed).unwrap();
+    assert!(back.header().historical);
+    json["historical"] = serde_json::json!("yes");
+    assert!(!v.is_valid(&json));
 }

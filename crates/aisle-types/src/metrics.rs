@@ -153,6 +153,10 @@ pub struct RecordHeader {
     pub suppressed: bool,
     /// The k of k-anonymity this record was checked against.
     pub min_visitors: u32,
+    /// `true` on a record published again from the device's spool after a broker outage or a
+    /// restart: late data, to be de-duplicated by `id`. Absent (false) on live records.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub historical: bool,
 }
 
 impl RecordHeader {
@@ -178,6 +182,7 @@ impl RecordHeader {
             window: WindowSpan::new(start_unix_s, length_s, observed_s),
             suppressed,
             min_visitors,
+            historical: false,
         }
     }
 }
