@@ -155,6 +155,17 @@ pub struct AnalyticsStats {
     pub records_suppressed: u64,
 }
 
+/// One zone's occupancy right now; see [`CameraAnalytics::live`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveOccupancy<'a> {
+    pub zone: &'a str,
+    pub kind: aisle_types::metrics::ZoneKind,
+    /// Customers in the zone (lost ones within their grace time included, as in the records).
+    pub occupancy: u32,
+    /// The zone's configured capacity, if any.
+    pub capacity: Option<u32>,
+}
+
 /// The analytics of one camera.
 pub struct CameraAnalytics {
     engine: engine::Engine,
@@ -205,6 +216,30 @@ impl CameraAnalytics {
 
     pub fn camera(&self) -> &str {
         &self.engine.camera
+    }
+
+    /// Occupancy of every customer zone as of the latest update (what the MQTT `live` topic
+    /// publishes): the people the records' `occupancy.now` would count, staff excluded; staff
+    /// zones are left out. Allocates nothing.
+    pub fn live(&self) -> impl Iterator<Item = LiveOccupancy<'_>> + '_ {
+        let e = &self.engine;
+        e.zones
+            .iter()
+            .zip(&e.occupants)
+            .filter(|(z, _)| !z.is_staff())
+            .map(|(z, occupants)| LiveOccupancy {
+                zone: &z.name,
+                kind: z.kind,
+                occupancy: occupants.len(),
+                capacity: z.capacity,
+            })
+    }
+
+    /// Wall-clock time of the latest update, unix milliseconds (`None` before the first).
+    pub fn last_update_unix_ms(&self) -> Option<i64> {
+        let e = &self.engine;
+        e.last
+            .map(|t| e.epoch_unix_ms + (t.as_secs_f64() * 1000.0).round() as i64)
     }
 
     pub fn stats(&self) -> AnalyticsStats {

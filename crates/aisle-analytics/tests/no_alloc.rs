@@ -64,6 +64,7 @@ fn steady_state_updates_do_not_allocate() {
     let mut tracks: Vec<TrackPoint> = Vec::with_capacity(64);
     let mut checked = 0;
     let mut closes = 0;
+    let mut live_total = 0u32;
     // Warm-up minute, then two minutes measured.
     for step in 0..1_800i64 {
         let ms = step * 100;
@@ -75,6 +76,8 @@ fn steady_state_updates_do_not_allocate() {
         let before_len = out.len();
         let before = allocs();
         a.update(at(ms), &tracks, &mut out).unwrap();
+        // What the `live` topic reads after each update.
+        live_total += a.live().map(|l| l.occupancy).sum::<u32>();
         let n = allocs() - before;
         if out.len() != before_len {
             closes += 1;
@@ -88,6 +91,7 @@ fn steady_state_updates_do_not_allocate() {
     }
     assert!(checked > 1_000);
     assert_eq!(closes, 2);
+    assert!(live_total > 0);
     let st = a.stats();
     assert!(st.visits_closed > 20, "{st:?}");
     assert_eq!(st.tracks_over_capacity, 0);
