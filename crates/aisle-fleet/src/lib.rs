@@ -22,6 +22,7 @@
 
 pub mod historical;
 pub mod link;
+pub mod payload;
 pub mod spool;
 pub mod topics;
 
