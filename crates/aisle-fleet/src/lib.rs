@@ -20,6 +20,7 @@
 
 #![forbid(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod command;
 pub mod historical;
 pub mod link;
 pub mod spool;
