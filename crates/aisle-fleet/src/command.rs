@@ -512,7 +512,10 @@ pub struct ConfigMessage {
 
 impl EffectiveConfig {
     pub fn new(config: &Config) -> Self {
-        let mut json = serde_json::to_value(config).unwrap_or(Value::Null);
+        // Through text, so that `f32` settings read as written (0.3, not 0.30000001192092896).
+        let mut json = serde_json::to_string(config)
+            .and_then(|text| serde_json::from_str(&text))
+            .unwrap_or(Value::Null);
         redact(&mut json);
         let hash = config_hash(&json);
         Self { json, hash }
