@@ -4,8 +4,8 @@
 //! changing verbs to the application, and re-subscription after a reconnection.
 
 mod broker;
+mod requester;
 
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use aisle_config::{CommandMode, Config};
@@ -15,9 +15,8 @@ use aisle_fleet::command::{
 use aisle_fleet::topics::Topics;
 use aisle_fleet::{CommandQueue, CommandSetup, Link, LinkConfig, LinkHandle, Spool, SpoolOptions};
 use broker::{json, topic, wait_until, Mosquitto, Subscriber, TIMEOUT};
-use rumqttc::v5::mqttbytes::v5::{Packet, Publish, PublishProperties};
+use requester::Requester;
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::{Client, Event, MqttOptions};
 
 const BASE: &str = "aisle/v1/s1/dev1";
 const TOKEN: &str = "test-token-0123456789";
@@ -61,101 +60,6 @@ fn spawn(
         started: Instant::now(),
     };
     Link::spawn_with_commands(link_config(port), spool, setup).unwrap()
-}
-
-/// A client that sends requests with a response topic and correlation data and collects the
-/// replies.
-struct Requester {
-    client: Client,
-    replies: mpsc::Receiver<Publish>,
-    reply_topic: String,
-    next: u32,
-}
-
-impl Requester {
-    fn connect(port: u16) -> Self {
-        let id = format!("requester-{}", broker::free_port());
-        let reply_topic = format!("replies/{id}");
-        let mut opts = MqttOptions::new(id, "127.0.0.1", port);
-        opts.set_keep_alive(Duration::from_secs(5));
-        let (client, mut conn) = Client::new(opts, 16);
-        client
-            .subscribe(reply_topic.clone(), QoS::AtLeastOnce)
-            .unwrap();
-        let (tx, rx) = mpsc::channel();
-        let (subacked_tx, subacked_rx) = mpsc::channel();
-        std::thread::spawn(move || loop {
-            match conn.recv() {
-                Ok(Ok(Event::Incoming(Packet::Publish(p)))) => {
-                    if tx.send(p).is_err() {
-                        return;
-                    }
-                }
-                Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => {
-                    let _ = subacked_tx.send(());
-                }
-                Ok(Ok(_)) => {}
-                Ok(Err(_)) => std::thread::sleep(Duration::from_millis(20)),
-                Err(_) => return,
-            }
-        });
-        subacked_rx.recv_timeout(TIMEOUT).expect("SUBACK");
-        Self {
-            client,
-            replies: rx,
-            reply_topic,
-            next: 0,
-        }
-    }
-
-    /// Publishes a request on `cmd/<verb>`; returns its correlation data.
-    fn send(&mut self, verb: &str, payload: &[u8], token: Option<&str>, reply: bool) -> Vec<u8> {
-        self.next += 1;
-        let correlation = format!("corr-{}", self.next).into_bytes();
-        let props = PublishProperties {
-            response_topic: reply.then(|| self.reply_topic.clone()),
-            correlation_data: Some(correlation.clone().into()),
-            user_properties: token
-                .map(|t| vec![("token".to_string(), t.to_string())])
-                .unwrap_or_default(),
-            ..PublishProperties::default()
-        };
-        self.client
-            .publish_with_properties(
-                format!("{BASE}/cmd/{verb}"),
-                QoS::AtLeastOnce,
-                false,
-                payload.to_vec(),
-                props,
-            )
-            .unwrap();
-        correlation
-    }
-
-    /// Sends a request and waits for its reply (checking the correlation data, QoS and retain).
-    fn request(&mut self, verb: &str, payload: &[u8], token: Option<&str>) -> Reply {
-        let correlation = self.send(verb, payload, token, true);
-        let p = self
-            .replies
-            .recv_timeout(TIMEOUT)
-            .unwrap_or_else(|_| panic!("no reply to {verb}"));
-        assert_eq!(topic(&p), self.reply_topic);
-        assert_eq!(p.qos, QoS::AtLeastOnce, "replies are QoS 1");
-        assert!(!p.retain, "replies are not retained");
-        let echoed = p
-            .properties
-            .as_ref()
-            .and_then(|pr| pr.correlation_data.as_ref())
-            .map(|b| b.to_vec());
-        assert_eq!(echoed, Some(correlation), "correlation data echoed");
-        serde_json::from_slice(&p.payload).expect("a JSON reply")
-    }
-
-    fn no_reply_within(&self, d: Duration) {
-        if let Ok(p) = self.replies.recv_timeout(d) {
-            panic!("unexpected reply {}", String::from_utf8_lossy(&p.payload));
-        }
-    }
 }
 
 #[test]
@@ -219,10 +123,10 @@ fn ping_and_config_get_are_answered_with_the_correlation_data() {
         &config,
     );
     wait_until("the link to connect", || link.status().connected);
-    let mut req = Requester::connect(broker.port);
+    let mut req = Requester::connect(broker.port, BASE);
     let effective = EffectiveConfig::new(&config);
     // The subscription follows the CONNACK: retry the first ping until it is in place.
-    let pong = retry_until_answered(&mut req, "ping", b"", None);
+    let pong = req.request_until_answered("ping", b"", None);
     assert!(pong.ok, "{pong:?}");
     assert_eq!(pong.verb.as_deref(), Some("ping"));
     assert_eq!(pong.version.as_deref(), Some("9.9.9-test"));
@@ -234,29 +138,6 @@ fn ping_and_config_get_are_answered_with_the_correlation_data() {
     assert_eq!(got.config_hash.as_deref(), Some(effective.hash.as_str()));
     assert!(queue.try_recv().is_none(), "answered by the link itself");
     link.shutdown();
-}
-
-/// Sends `verb` until a reply comes (the device subscribes right after it connects).
-fn retry_until_answered(
-    req: &mut Requester,
-    verb: &str,
-    payload: &[u8],
-    token: Option<&str>,
-) -> Reply {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let correlation = req.send(verb, payload, token, true);
-        if let Ok(p) = req.replies.recv_timeout(Duration::from_millis(500)) {
-            let echoed = p
-                .properties
-                .as_ref()
-                .and_then(|pr| pr.correlation_data.as_ref())
-                .map(|b| b.to_vec());
-            assert_eq!(echoed, Some(correlation));
-            return serde_json::from_slice(&p.payload).unwrap();
-        }
-        assert!(Instant::now() < deadline, "no reply to {verb}");
-    }
 }
 
 #[test]
@@ -271,8 +152,8 @@ fn refused_requests_get_error_replies_and_never_reach_the_application() {
         &config,
     );
     wait_until("the link to connect", || link.status().connected);
-    let mut req = Requester::connect(broker.port);
-    let first = retry_until_answered(&mut req, "ping", b"", Some(TOKEN));
+    let mut req = Requester::connect(broker.port, BASE);
+    let first = req.request_until_answered("ping", b"", Some(TOKEN));
     assert!(first.ok, "{first:?}");
 
     let code = |r: &Reply| r.error.as_ref().map(|e| e.code);
@@ -360,8 +241,8 @@ fn read_only_and_off_refuse_what_they_do_not_allow() {
         &config,
     );
     wait_until("the link to connect", || link.status().connected);
-    let mut req = Requester::connect(broker.port);
-    assert!(retry_until_answered(&mut req, "ping", b"", None).ok);
+    let mut req = Requester::connect(broker.port, BASE);
+    assert!(req.request_until_answered("ping", b"", None).ok);
     for verb in ["config/set", "zones/set", "restart"] {
         let r = req.request(verb, b"{}", None);
         assert_eq!(
@@ -400,16 +281,16 @@ fn commands_work_again_after_the_broker_comes_back() {
     );
     wait_until("the link to connect", || link.status().connected);
     {
-        let mut req = Requester::connect(broker.port);
-        assert!(retry_until_answered(&mut req, "ping", b"", None).ok);
+        let mut req = Requester::connect(broker.port, BASE);
+        assert!(req.request_until_answered("ping", b"", None).ok);
     }
     broker.stop();
     wait_until("the link to notice", || !link.status().connected);
     broker.restart();
     wait_until("the link to reconnect", || link.status().connected);
     // The broker lost every subscription: the device subscribed again.
-    let mut req = Requester::connect(broker.port);
-    let pong = retry_until_answered(&mut req, "ping", b"", None);
+    let mut req = Requester::connect(broker.port, BASE);
+    let pong = req.request_until_answered("ping", b"", None);
     assert!(pong.ok);
     // And the retained config was published again on the new broker.
     let mut sub = Subscriber::connect(broker.port, &format!("{BASE}/config"), None);
