@@ -749,6 +749,69 @@ mod tests {
     }
 
     #[test]
+    fn odd_requests_never_panic() {
+        // A deterministic sweep of hostile inputs: every verb (and unknown ones) with bytes that
+        // are not UTF-8, deep nesting, huge numbers, wrong types and near-miss shapes.
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let deep_obj = format!("{}{}", "{\"config\":".repeat(200), "}".repeat(200));
+        let payloads: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![0; 17],
+            vec![0xff; 64],
+            b"null".to_vec(),
+            b"1e999999".to_vec(),
+            b"\"config\"".to_vec(),
+            b"{\"config\":null}".to_vec(),
+            b"{\"config\":{},\"restart\":\"yes\"}".to_vec(),
+            b"{\"zones\":{},\"lines\":[]}".to_vec(),
+            b"{\"zones\":[1,2,3],\"lines\":[null],\"if_hash\":7}".to_vec(),
+            deep.into_bytes(),
+            deep_obj.into_bytes(),
+        ];
+        let verbs = [
+            "ping",
+            "config/get",
+            "config/set",
+            "zones/set",
+            "restart",
+            "",
+            "/",
+            "config/",
+            "cmd/ping",
+            "\u{0}",
+            "ping/extra",
+            "Ping",
+        ];
+        let auths = [
+            all(),
+            Authorizer::new(CommandMode::ReadOnly, Some("0123456789abcdef".into())),
+        ];
+        for auth in &auths {
+            for verb in verbs {
+                for p in &payloads {
+                    for token in [None, Some(""), Some("0123456789abcdef")] {
+                        match check_request(auth, verb, p, token) {
+                            Ok(action) => {
+                                assert_eq!(action.verb().as_str(), verb);
+                                if let Action::ConfigSet(set) = &action {
+                                    let mut v = set.config.clone();
+                                    redact(&mut v);
+                                    restore_redacted(&mut v, &set.config);
+                                    let _ = config_hash(&v);
+                                }
+                            }
+                            Err(e) => {
+                                let reply = Reply::error(Some(verb), e);
+                                assert!(!reply.to_json().is_empty());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn response_topics() {
         assert!(is_publishable_topic("reply/abc"));
         for bad in ["", "a/+/b", "a/#", "nul\0"] {

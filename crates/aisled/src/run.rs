@@ -638,11 +638,15 @@ fn run_camera(
                         continue;
                     }
                     if args.realtime {
+                        // Wait for the frame's time, in short sleeps that notice a stop.
                         let zero = *wall_zero.get_or_insert_with(Instant::now);
                         let due = frame.pts.as_secs_f64() - first.as_secs_f64();
-                        let ahead = due - zero.elapsed().as_secs_f64();
-                        if ahead > 0.0 {
-                            std::thread::sleep(std::time::Duration::from_secs_f64(ahead.min(5.0)));
+                        loop {
+                            let ahead = due - zero.elapsed().as_secs_f64();
+                            if ahead <= 0.0 || shared.stopping() {
+                                break;
+                            }
+                            std::thread::sleep(std::time::Duration::from_secs_f64(ahead.min(0.2)));
                         }
                     }
                     a.frame(&frame, out)?;
