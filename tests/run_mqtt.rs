@@ -96,7 +96,8 @@ fn run_publishes_every_record_to_the_broker_and_ends_stopped() {
 const TOKEN: &str = "e2e-command-token-0123456789";
 const BASE: &str = "aisle/v1/demo/box1";
 
-/// The sample video's config with 5 s windows, `[mqtt]` on `port`, commands `all` with a token.
+/// The sample video's config with 5 s windows, `[mqtt]` on `port`, commands `all` with a token,
+/// and a second camera on the same video without zones (`other`).
 fn commands_config(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
     let example = std::fs::read_to_string(common::repo_root().join("examples/vtest.toml"))
         .expect("examples/vtest.toml");
@@ -108,7 +109,7 @@ fn commands_config(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
     std::fs::write(
         &config,
         format!(
-            "[runtime]\ncredentials_dir = \"{}\"\n\n{example}\n[mqtt]\nbroker = \"mqtt://127.0.0.1:{port}\"\nsite = \"demo\"\ndevice = \"box1\"\nspool_dir = \"{}\"\n\n[commands]\nmode = \"all\"\ntoken_file = \"cmd-token\"\n",
+            "[runtime]\ncredentials_dir = \"{}\"\n\n{example}\n[[cameras]]\nid = \"other\"\nurl = \"$AISLE_CACHE/media/vtest.mp4\"\n\n[mqtt]\nbroker = \"mqtt://127.0.0.1:{port}\"\nsite = \"demo\"\ndevice = \"box1\"\nspool_dir = \"{}\"\n\n[commands]\nmode = \"all\"\ntoken_file = \"cmd-token\"\n",
             creds.display(),
             dir.join("spool").display()
         ),
@@ -268,6 +269,23 @@ fn commands_reconfigure_the_running_pipeline_and_the_change_survives_a_restart()
     );
     assert_eq!(std::fs::read(&config).unwrap(), original, "file unchanged");
 
+    // A valid change that cannot be persisted (a directory where the device writes its
+    // temporary file) is refused: the old configuration stays in effect and on disk.
+    let blocker = dir
+        .path()
+        .join(format!(".site.toml.tmp-{}", device.child.id()));
+    std::fs::create_dir(&blocker).unwrap();
+    let r = req.request("config/set", &payload, Some(TOKEN));
+    assert_eq!(code(&r), Some(ErrorCode::PersistFailed), "{r:?}");
+    std::fs::remove_dir(&blocker).unwrap();
+    let pong = req.request("ping", b"", Some(TOKEN));
+    assert_eq!(
+        pong.config_hash.as_deref(),
+        Some(hash0.as_str()),
+        "unchanged"
+    );
+    assert_eq!(std::fs::read(&config).unwrap(), original, "file unchanged");
+
     // A valid change is applied while running: the renamed zone shows up in the next metrics.
     let mut sub = Subscriber::connect(broker.port, &format!("{BASE}/#"), None);
     let left = format!("{BASE}/vtest/walkway_left/metrics");
@@ -309,6 +327,23 @@ fn commands_reconfigure_the_running_pipeline_and_the_change_survives_a_restart()
         .records()
         .iter()
         .any(|r| subject(r) == "walkway_left"));
+
+    // The changed camera closed its open windows at the switch (partial ones); the other
+    // camera, whose layout did not change, kept its analytics: only full windows so far.
+    let partial = |camera: &str| {
+        device
+            .records()
+            .iter()
+            .filter(|r| r["camera"] == camera && r["period"] == "window")
+            .filter(|r| r["window"]["observed_s"].as_f64() < r["window"]["length_s"].as_f64())
+            .count()
+    };
+    assert!(
+        partial("vtest") > 0,
+        "vtest's windows were closed at the switch"
+    );
+    assert_eq!(partial("other"), 0, "the other camera ran on untouched");
+    assert!(device.records().iter().any(|r| r["camera"] == "other"));
 
     // restart: a reply, then a clean exit with the documented status and `stopped`.
     let r = req.request("restart", b"{}", Some(TOKEN));
