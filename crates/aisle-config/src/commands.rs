@@ -69,11 +69,9 @@ impl crate::Config {
         let Some(name) = &self.commands.token_file else {
             return Ok(None);
         };
-        let fail = |detail: String| ConfigError::Invalid {
-            origin: "commands".into(),
-            key: "commands.token_file",
-            value: format!("{name:?}"),
-            reason: detail,
+        let fail = |detail: String| ConfigError::CommandToken {
+            file: name.clone(),
+            detail,
         };
         let Some(dir) = self.credentials_dir() else {
             return Err(fail(format!(

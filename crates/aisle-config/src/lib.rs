@@ -86,6 +86,9 @@ pub enum ConfigError {
     /// A camera's credentials cannot be resolved. Never contains the secret itself.
     #[error("camera `{camera}`: credentials: {detail}")]
     Credentials { camera: String, detail: String },
+    /// The command token (`commands.token_file`) cannot be read. Never contains the token.
+    #[error("`commands.token_file` = {file:?}: {detail}")]
+    CommandToken { file: String, detail: String },
 }
 
 impl ConfigError {
@@ -96,6 +99,7 @@ impl ConfigError {
             ConfigError::Invalid { key, .. } => Some((*key).to_string()),
             ConfigError::At { path, .. } => Some(path.clone()),
             ConfigError::Camera { key, .. } => Some(key.clone()),
+            ConfigError::CommandToken { .. } => Some("commands.token_file".into()),
             ConfigError::Read { .. }
             | ConfigError::Parse { .. }
             | ConfigError::Credentials { .. } => None,

@@ -161,8 +161,13 @@ pub struct Checked {
     pub restart: bool,
 }
 
-fn invalid(e: &aisle_config::ConfigError) -> ReplyError {
-    ReplyError::at(ErrorCode::InvalidConfig, e.path(), e.to_string())
+/// `invalid_config` from a validation error of the configuration sent with `origin` (the verb),
+/// without the "config file <origin>: " prefix of file errors.
+fn invalid(e: &aisle_config::ConfigError, origin: &str) -> ReplyError {
+    let text = e.to_string();
+    let prefix = format!("config file {origin}: ");
+    let message = text.strip_prefix(&prefix).unwrap_or(&text).to_string();
+    ReplyError::at(ErrorCode::InvalidConfig, e.path(), message)
 }
 
 /// Steps 1 to 3: the new configuration from `action`, checked against `current`. `cameras` are
@@ -214,7 +219,7 @@ pub fn check_change(
         }
     }
     let origin = action.verb().as_str();
-    new.validate(origin).map_err(|e| invalid(&e))?;
+    new.validate(origin).map_err(|e| invalid(&e, origin))?;
     for camera in cameras {
         if new.camera(camera).is_none() {
             continue; // removed: needs a restart, reported below
@@ -235,7 +240,7 @@ pub fn check_change(
             )
         })?;
     }
-    let authorizer = Authorizer::from_config(&new).map_err(|e| invalid(&e))?;
+    let authorizer = Authorizer::from_config(&new).map_err(|e| invalid(&e, origin))?;
     if !restart {
         if let Some(path) = needs_restart(current, &new) {
             return Err(ReplyError::at(
@@ -421,6 +426,11 @@ polygon = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]]
         let e = check_change(&base(), &set(v), &cams()).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidConfig);
         assert_eq!(e.path.as_deref(), Some("zones[1].polygon[2]"), "{e:?}");
+        assert!(
+            e.message
+                .starts_with("`zones[1].polygon[2]` = [1.5, 0.9]: coordinates must be"),
+            "{e:?}"
+        );
         // Unknown keys and wrong types are refused too.
         let mut v = json_of(&base());
         v["zones"][0]["colour"] = json!("red");
