@@ -74,6 +74,7 @@ struct CameraSummary {
 }
 
 pub fn run(config_path: Option<&Path>, args: &RunArgs) -> Result<ExitCode> {
+    process_start();
     let Some(path) = config_path else {
         bail!("aisle run needs --config FILE (with [[cameras]], [[zones]] and [[lines]])");
     };
@@ -427,8 +428,8 @@ impl Analysis<'_> {
         if same {
             return Ok(());
         }
-        let (Some((w, h, epoch)), Some(last)) = (self.geometry, self.last) else {
-            return Ok(()); // not started yet: the first frame sets up from the new config
+        let Some((w, h, epoch)) = self.geometry else {
+            return Ok(()); // not set up yet: the first frame sets up from the new config
         };
         let fresh = match new_analytics(&self.config, self.path, self.camera, w, h, epoch) {
             Ok(a) => a,
@@ -439,10 +440,10 @@ impl Analysis<'_> {
                 return Ok(());
             }
         };
-        if let Some(a) = self.analytics.as_mut() {
+        if let (Some(a), Some(last)) = (self.analytics.as_mut(), self.last) {
             a.finish(last, &mut self.records);
+            self.emitted += emit(out, &mut self.records)?;
         }
-        self.emitted += emit(out, &mut self.records)?;
         self.analytics = Some(fresh);
         tracing::info!(camera = self.camera, "new zones and lines in effect");
         Ok(())
