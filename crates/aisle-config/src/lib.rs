@@ -8,7 +8,13 @@
 use std::path::{Path, PathBuf};
 
 use aisle_types::polygon;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+mod commands;
+mod persist;
+
+pub use commands::{CommandMode, CommandsConfig};
+pub use persist::write_file_atomically;
 
 /// A `[[zones]]` or `[[lines]]` entry as `Config::subject_problem` checks it.
 struct Subject<'a> {
@@ -80,10 +86,29 @@ pub enum ConfigError {
     /// A camera's credentials cannot be resolved. Never contains the secret itself.
     #[error("camera `{camera}`: credentials: {detail}")]
     Credentials { camera: String, detail: String },
+    /// The command token (`commands.token_file`) cannot be read. Never contains the token.
+    #[error("`commands.token_file` = {file:?}: {detail}")]
+    CommandToken { file: String, detail: String },
+}
+
+impl ConfigError {
+    /// The path of the bad value in the configuration (`zones[1].polygon[2]`,
+    /// `analytics.window_s`, `cameras[0].url`), when the error is about one value.
+    pub fn path(&self) -> Option<String> {
+        match self {
+            ConfigError::Invalid { key, .. } => Some((*key).to_string()),
+            ConfigError::At { path, .. } => Some(path.clone()),
+            ConfigError::Camera { key, .. } => Some(key.clone()),
+            ConfigError::CommandToken { .. } => Some("commands.token_file".into()),
+            ConfigError::Read { .. }
+            | ConfigError::Parse { .. }
+            | ConfigError::Credentials { .. } => None,
+        }
+    }
 }
 
 /// How the GPU is used. `required` never falls back to the CPU silently.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum GpuPolicy {
     /// Fail at start-up when a GPU backend cannot be used.
@@ -106,7 +131,7 @@ impl GpuPolicy {
 }
 
 /// The whole configuration file.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub runtime: RuntimeConfig,
@@ -123,11 +148,13 @@ pub struct Config {
     pub lines: Vec<LineConfig>,
     /// `[mqtt]`: the link to the broker. `None` (no section): nothing is published.
     pub mqtt: Option<MqttConfig>,
+    /// `[commands]`: which MQTT commands the device accepts and the token they must carry.
+    pub commands: CommandsConfig,
 }
 
 /// `[mqtt]`: the broker, the names in the topic tree (`aisle/v1/<site>/<device>/...`) and the
 /// durable spool of metric records.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MqttConfig {
     /// `mqtt://host[:port]` (default port 1883) or `mqtts://host[:port]` (8883).
@@ -249,7 +276,7 @@ impl MqttConfig {
 pub use aisle_types::metrics::ZoneKind;
 
 /// Which point of a person's box decides whether they are in a zone or crossed a line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Anchor {
     /// Bottom centre of the box: where the feet stand (floor zones; the default).
@@ -265,7 +292,7 @@ pub enum Anchor {
 }
 
 /// `[analytics]`: how tracks become visits and windows, and the privacy rules.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AnalyticsConfig {
     /// Length of a metrics window, seconds; windows are aligned to multiples of it since the
@@ -316,7 +343,7 @@ impl Default for AnalyticsConfig {
 }
 
 /// One `[[zones]]` entry: a polygon in one camera's image.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ZoneConfig {
     /// The `[[cameras]]` id the zone is drawn on.
@@ -338,7 +365,7 @@ pub struct ZoneConfig {
 }
 
 /// Which side of a line, walking from `from` to `to`, is "in".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum LineSide {
     #[default]
@@ -347,7 +374,7 @@ pub enum LineSide {
 }
 
 /// One `[[lines]]` entry: a counting line (segment) in one camera's image.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LineConfig {
     /// The `[[cameras]]` id the line is drawn on.
@@ -366,7 +393,7 @@ pub struct LineConfig {
 }
 
 /// How RTP travels from an RTSP camera.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum CameraTransport {
     /// Interleaved on the RTSP TCP connection (default; works through NAT and firewalls).
@@ -386,7 +413,7 @@ impl CameraTransport {
 }
 
 /// One `[[cameras]]` entry.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CameraConfig {
     /// Unique name of the camera: 1-64 characters of `a-z`, `0-9`, `_`, `-`.
@@ -447,7 +474,7 @@ impl std::fmt::Debug for CameraCredentials {
 }
 
 /// `[runtime]`: where things live and which hardware to use.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RuntimeConfig {
     /// Cache of models, media and libraries. Default: `$AISLE_CACHE`, else `~/.cache/aisle`.
@@ -477,7 +504,7 @@ impl Default for RuntimeConfig {
 }
 
 /// `[models]`: where converted models and their manifest are.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelsConfig {
     /// Directory of converted `.onnx` files. Default: `<cache_dir>/models`.
@@ -487,7 +514,7 @@ pub struct ModelsConfig {
 }
 
 /// `[detector]`: the person detector.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DetectorConfig {
     /// Manifest name of the detector: `centernet` (default) or `nanodet`.
@@ -516,7 +543,7 @@ impl Default for DetectorConfig {
 
 /// `[tracker]`: thresholds of the multi-object tracker. A key left out keeps the tracker's
 /// default (see `docs/config.md`); the values are checked here so that errors name the file.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrackerSection {
     /// Detections at or above this score take part in the first association (default 0.5).
@@ -686,6 +713,7 @@ impl Config {
         }
         self.validate_analytics(origin)?;
         self.validate_mqtt(origin)?;
+        self.commands.validate(origin)?;
         self.validate_cameras(origin)?;
         // (camera, name) -> the path of the zone or line that has it.
         let mut names = Names::new();
@@ -1080,13 +1108,7 @@ impl Config {
                 ));
             }
             if let Some(name) = &cam.credentials {
-                let ok = !name.is_empty()
-                    && name != "."
-                    && name != ".."
-                    && name
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"_-.@".contains(&b));
-                if !ok {
+                if !is_file_name(name) {
                     return Err(err(
                         "credentials",
                         format!("{name:?}"),
@@ -1218,6 +1240,17 @@ impl Config {
             ),
         }
     }
+}
+
+/// Whether `name` is a plain file name of the credentials directory: letters, digits and
+/// `_ - . @`, not `.` or `..`.
+fn is_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.@".contains(&b))
 }
 
 /// Whether `s` is 1-64 characters of `a-z`, `0-9`, `_` and `-` (camera ids, zone and line

@@ -8,6 +8,10 @@
 //! subscribers can de-duplicate. The spool is bounded: when full, the oldest records are evicted
 //! first, and every eviction is counted and reported.
 //!
+//! Commands (`cmd/<verb>`, MQTT 5 request/response) and the retained `config` message are
+//! [`command`] (the pure part: checks, replies, redaction, config hash) and
+//! [`Link::spawn_with_commands`].
+//!
 //! The topic tree is [`topics`]; the MQTT 5 client is [`link`]: a pure state machine
 //! ([`link::state::LinkState`]: birth, replay, packet id to spool entry, PUBACK to spool ack,
 //! clean shutdown) driven by a thin tokio + `rumqttc` shell ([`Link::spawn`]).
@@ -20,6 +24,7 @@
 
 #![forbid(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod command;
 pub mod historical;
 pub mod link;
 pub mod payload;
@@ -27,5 +32,7 @@ pub mod spool;
 pub mod topics;
 
 pub use historical::{mark_historical, HistoricalError};
-pub use link::{Link, LinkConfig, LinkError, LinkHandle, LinkStatus};
+pub use link::{
+    CommandQueue, CommandRequest, CommandSetup, Link, LinkConfig, LinkError, LinkHandle, LinkStatus,
+};
 pub use spool::{Entry, Recovery, Seq, Spool, SpoolError, SpoolOptions, SpoolStats};

@@ -244,6 +244,37 @@ pub fn run(config_path: Option<&Path>) -> Result<ExitCode> {
         }
     }
 
+    // MQTT commands: the mode and the token file (aisle run refuses to start without it).
+    if config.mqtt.is_some() {
+        let mode = config.commands.mode;
+        match (config.command_token(), &config.commands.token_file) {
+            (Err(e), _) => r.line(
+                Status::Fail,
+                "MQTT commands",
+                &e.to_string(),
+                Some("create the token file (one line, 16+ characters, mode 0600) or remove commands.token_file"),
+            ),
+            (Ok(_), Some(file)) => r.line(
+                Status::Ok,
+                "MQTT commands",
+                &format!("mode {}, token from {file}", mode.as_str()),
+                None,
+            ),
+            (Ok(_), None) if mode == aisle_config::CommandMode::All => r.line(
+                Status::Warn,
+                "MQTT commands",
+                "mode all without a token: whoever may publish on cmd/# can reconfigure the device",
+                Some("set commands.token_file, or restrict cmd/# with the broker's ACLs"),
+            ),
+            (Ok(_), None) => r.line(
+                Status::Ok,
+                "MQTT commands",
+                &format!("mode {}, no token", mode.as_str()),
+                None,
+            ),
+        }
+    }
+
     // GPU libraries (loaded at run time by the GPU backends).
     for (what, names, fix) in GPU_LIBRARIES {
         match names.iter().find_map(|n| find_library(n)) {

@@ -9,7 +9,8 @@
 //! - `aisle track`: run the tracker on a MOTChallenge detection file, write the tracks.
 //! - `aisle eval tracking`: score the tracker on the synthetic store's scenarios.
 //! - `aisle run`: cameras (or video files) of the config -> detector -> tracker -> zone
-//!   analytics; prints the metric records as JSON lines.
+//!   analytics; prints the metric records as JSON lines (and publishes them with `[mqtt]`,
+//!   taking commands: exit status 75 after a `restart` command).
 //! - `aisle replay`: a MOTChallenge detection file -> tracker -> zone analytics -> JSON lines.
 //! - `aisle schema`: the JSON Schema of the metric records.
 
@@ -21,6 +22,7 @@ mod probe;
 mod replay;
 mod run;
 mod schema;
+mod supervisor;
 mod track;
 
 use std::io::IsTerminal;

@@ -10,7 +10,14 @@
 //!
 //! Wall clock of the windows: for a camera, the wall-clock time of its first frame less that
 //! frame's media time; for a file, `--start` (default: now) is media time 0, so that a fixed
-//! `--start` gives the same records on every run.
+//! `--start` gives the same records on every run. `--realtime` paces a file at its own frame
+//! rate (as a camera would deliver it), `--loop` plays it again and again with media time going
+//! on (demos, soak tests).
+//!
+//! With `[mqtt]`, the MQTT link takes commands (`crate::supervisor`): the configuration lives
+//! behind a shared handle; each camera checks it between frames and rebuilds its analytics
+//! when its zones, lines or `[analytics]` changed; `restart` ends the run with
+//! [`supervisor::RESTART_EXIT_CODE`].
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -19,6 +26,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
+use crate::supervisor::{self, Shared};
 use aisle_analytics::{AnalyticsError, CameraAnalytics, TrackPoint};
 use aisle_config::{CameraConfig, Config};
 use aisle_track::{Tracker, TrackerConfig};
@@ -45,6 +53,13 @@ pub struct RunArgs {
     /// Stop each camera after this many seconds of video (from its first frame).
     #[arg(long, value_name = "S")]
     max_seconds: Option<f64>,
+    /// Video files: analyse frames no faster than their timestamps (as a camera delivers them).
+    #[arg(long)]
+    realtime: bool,
+    /// Video files: start again at the end, media time going on (until `--max-seconds`, a
+    /// `restart` command or Ctrl-C).
+    #[arg(long = "loop")]
+    loop_files: bool,
 }
 
 /// What one camera did, for the closing log line.
@@ -59,6 +74,7 @@ struct CameraSummary {
 }
 
 pub fn run(config_path: Option<&Path>, args: &RunArgs) -> Result<ExitCode> {
+    process_start();
     let Some(path) = config_path else {
         bail!("aisle run needs --config FILE (with [[cameras]], [[zones]] and [[lines]])");
     };
@@ -79,26 +95,46 @@ pub fn run(config_path: Option<&Path>, args: &RunArgs) -> Result<ExitCode> {
         new_analytics(&config, path, &cam.id, 1920, 1080, 0)?;
     }
     let tracker = crate::pipeline::tracker_config(&config);
-    let link = open_link(&config)?;
+    let (link, commands) = match open_link(&config)? {
+        Some((link, queue)) => (Some(link), Some(queue)),
+        None => (None, None),
+    };
     let out = Arc::new(Sink {
         out: Mutex::new(std::io::stdout()),
         link,
     });
+    let cameras: Vec<CameraConfig> = cameras.into_iter().cloned().collect();
+    let camera_ids: Vec<String> = cameras.iter().map(|c| c.id.clone()).collect();
+    let shared = Shared::new(config.clone());
     let results: Vec<(String, Result<CameraSummary>)> = std::thread::scope(|s| {
+        // The command thread: config/set, zones/set and restart from the MQTT link.
+        let commander = match (commands, out.link.as_ref()) {
+            (Some(queue), Some(link)) => {
+                let (shared, ids) = (&shared, &camera_ids);
+                std::thread::Builder::new()
+                    .name("aisle-commands".into())
+                    .spawn_scoped(s, move || {
+                        supervisor::supervise(queue, shared, path, link, ids)
+                    })
+                    .map_err(|e| tracing::error!("cannot start the command thread: {e}"))
+                    .ok()
+            }
+            _ => None,
+        };
         let handles: Vec<_> = cameras
             .iter()
             .map(|cam| {
-                let (config, out) = (&config, Arc::clone(&out));
+                let (shared, out) = (&shared, Arc::clone(&out));
                 let id = cam.id.clone();
                 let handle = std::thread::Builder::new()
                     .name(format!("camera-{id}"))
                     .spawn_scoped(s, move || {
-                        run_camera(config, path, cam, args, start_ms, tracker, &out)
+                        run_camera(shared, path, cam, args, start_ms, tracker, &out)
                     });
                 (id, handle)
             })
             .collect();
-        handles
+        let results = handles
             .into_iter()
             .map(|(id, h)| {
                 let r = match h {
@@ -109,7 +145,12 @@ pub fn run(config_path: Option<&Path>, args: &RunArgs) -> Result<ExitCode> {
                 };
                 (id, r)
             })
-            .collect()
+            .collect();
+        shared.finish();
+        if let Some(c) = commander {
+            let _ = c.join();
+        }
+        results
     });
     // Every camera is done: let the link deliver what is spooled, then say `stopped`.
     if let Some(link) = Arc::into_inner(out).and_then(|sink| sink.link) {
@@ -147,6 +188,13 @@ pub fn run(config_path: Option<&Path>, args: &RunArgs) -> Result<ExitCode> {
     }
     if let Some(e) = failed {
         return Err(e);
+    }
+    if shared.restart_requested() {
+        tracing::warn!(
+            "exiting with status {} for a restart (requested over MQTT)",
+            supervisor::RESTART_EXIT_CODE
+        );
+        return Ok(ExitCode::from(supervisor::RESTART_EXIT_CODE));
     }
     if decode_errors > 0 {
         tracing::warn!("{decode_errors} decoding error(s): see the warnings above");
@@ -205,8 +253,18 @@ pub fn new_analytics(
     .with_context(|| format!("config file {}: analytics set-up", path.display()))
 }
 
-/// The MQTT link of `[mqtt]` (spool opened, connecting in the background), or `None`.
-fn open_link(config: &Config) -> Result<Option<aisle_fleet::LinkHandle>> {
+/// When the process started (`ping` reports the uptime from it).
+fn process_start() -> Instant {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *START.get_or_init(Instant::now)
+}
+
+/// The MQTT link of `[mqtt]` (spool opened, connecting in the background) with its command
+/// queue, or `None`.
+fn open_link(
+    config: &Config,
+) -> Result<Option<(aisle_fleet::LinkHandle, aisle_fleet::CommandQueue)>> {
+    let started = process_start();
     let Some(link_config) =
         aisle_fleet::LinkConfig::from_config(config, env!("CARGO_PKG_VERSION"))?
     else {
@@ -221,7 +279,20 @@ fn open_link(config: &Config) -> Result<Option<aisle_fleet::LinkHandle>> {
     )
     .with_context(|| format!("opening the MQTT spool {}", dir.display()))?;
     tracing::info!(spool = %dir.display(), ?recovery, "MQTT spool opened");
-    Ok(Some(aisle_fleet::Link::spawn(link_config, spool)?))
+    let authorizer = aisle_fleet::command::Authorizer::from_config(config)?;
+    if authorizer.mode == aisle_config::CommandMode::All && config.commands.token_file.is_none() {
+        tracing::warn!("[commands] mode = \"all\" without token_file: anyone who may publish to cmd/# on the broker can reconfigure this device; restrict it with broker ACLs or set commands.token_file");
+    }
+    let setup = aisle_fleet::CommandSetup {
+        authorizer,
+        config: aisle_fleet::command::EffectiveConfig::new(config),
+        started,
+    };
+    Ok(Some(aisle_fleet::Link::spawn_with_commands(
+        link_config,
+        spool,
+        setup,
+    )?))
 }
 
 /// How long the end of a run waits for the broker to take what is still spooled.
@@ -307,7 +378,12 @@ struct Analysis<'a> {
     extractor: AppearanceExtractor,
     tracker: Tracker,
     analytics: Option<CameraAnalytics>,
-    config: &'a Config,
+    /// The configuration the analytics was built from, and its generation in `shared`.
+    config: Arc<Config>,
+    generation: u64,
+    shared: &'a Shared,
+    /// Frame size and epoch of the analytics (to rebuild it on a configuration change).
+    geometry: Option<(u32, u32, i64)>,
     path: &'a Path,
     camera: &'a str,
     dets: Vec<aisle_types::Detection>,
@@ -322,7 +398,59 @@ struct Analysis<'a> {
 }
 
 impl Analysis<'_> {
+    /// Sets up the analytics for frames of `width` x `height` with media time 0 at
+    /// `epoch_unix_ms`.
+    fn start_analytics(&mut self, width: u32, height: u32, epoch_unix_ms: i64) -> Result<()> {
+        self.analytics = Some(new_analytics(
+            &self.config,
+            self.path,
+            self.camera,
+            width,
+            height,
+            epoch_unix_ms,
+        )?);
+        self.geometry = Some((width, height, epoch_unix_ms));
+        Ok(())
+    }
+
+    /// Between frames: when the shared configuration changed and this camera's zones, lines or
+    /// `[analytics]` with it, closes the open windows (emitting them) and starts new analytics
+    /// on the new layout. A camera whose layout did not change keeps its analytics.
+    fn follow_config(&mut self, out: &Sink<impl Write>) -> Result<()> {
+        if self.shared.generation() == self.generation {
+            return Ok(());
+        }
+        let (generation, new) = self.shared.snapshot();
+        self.generation = generation;
+        let same = supervisor::camera_layout(&self.config, self.camera)
+            == supervisor::camera_layout(&new, self.camera);
+        let old = std::mem::replace(&mut self.config, new);
+        if same {
+            return Ok(());
+        }
+        let Some((w, h, epoch)) = self.geometry else {
+            return Ok(()); // not set up yet: the first frame sets up from the new config
+        };
+        let fresh = match new_analytics(&self.config, self.path, self.camera, w, h, epoch) {
+            Ok(a) => a,
+            Err(e) => {
+                // Checked before it was applied; should it still fail, keep counting.
+                tracing::error!(camera = self.camera, "{e:#}; keeping the previous zones");
+                self.config = old;
+                return Ok(());
+            }
+        };
+        if let (Some(a), Some(last)) = (self.analytics.as_mut(), self.last) {
+            a.finish(last, &mut self.records);
+            self.emitted += emit(out, &mut self.records)?;
+        }
+        self.analytics = Some(fresh);
+        tracing::info!(camera = self.camera, "new zones and lines in effect");
+        Ok(())
+    }
+
     fn frame(&mut self, frame: &Nv12Frame, out: &Sink<impl Write>) -> Result<()> {
+        self.follow_config(out)?;
         self.detector
             .detect_timed(frame, &mut self.dets, &mut self.times)
             .with_context(|| format!("detecting people in frame {}", frame.index))?;
@@ -381,7 +509,7 @@ impl Analysis<'_> {
 }
 
 fn run_camera(
-    config: &Config,
+    shared: &Shared,
     path: &Path,
     cam: &CameraConfig,
     args: &RunArgs,
@@ -389,6 +517,8 @@ fn run_camera(
     tracker_cfg: TrackerConfig,
     out: &Sink<impl Write>,
 ) -> Result<CameraSummary> {
+    let (generation, snapshot) = shared.snapshot();
+    let config: &Config = &snapshot;
     let url = crate::pipeline::camera_url(config, &cam.url);
     let source = if cam.is_rtsp() {
         let transport = match cam.transport {
@@ -429,18 +559,9 @@ fn run_camera(
         );
         Source::File(Box::new(video))
     };
-    // Files: the analytics can be set up now (size known, epoch from --start).
-    let analytics = match &source {
-        Source::File(v) => Some(new_analytics(
-            config,
-            path,
-            &cam.id,
-            v.info().width,
-            v.info().height,
-            start_ms,
-        )?),
-        Source::Camera { .. } => None,
-    };
+    if cam.is_rtsp() && (args.loop_files || args.realtime) {
+        tracing::warn!(camera = %cam.id, "--loop and --realtime apply to video files only");
+    }
     let mut tracker = Tracker::new(tracker_cfg).context("tracker settings (config [tracker])")?;
     if let Source::File(v) = &source {
         tracker.set_frame_size(v.info().width, v.info().height);
@@ -452,8 +573,11 @@ fn run_camera(
         detector,
         extractor: AppearanceExtractor::new(),
         tracker,
-        analytics,
-        config,
+        analytics: None,
+        config: Arc::clone(&snapshot),
+        generation,
+        shared,
+        geometry: None,
         path,
         camera: &cam.id,
         dets: Vec::new(),
@@ -476,38 +600,82 @@ fn run_camera(
     let mut end = None;
     match source {
         Source::File(mut video) => {
+            // Files: the analytics can be set up now (size known, epoch from --start).
+            a.start_analytics(video.info().width, video.info().height, start_ms)?;
             let mut keep = RateDecimator::new(args.fps);
             // End of the video: the last decoded frame plus one frame interval.
             let mut prev: Option<MediaTime> = None;
-            for frame in video.frames() {
-                let frame = match frame {
-                    Ok(f) => f,
-                    Err(e) => {
-                        tracing::warn!(camera = %cam.id, "{e}");
-                        summary.decode_errors += 1;
+            // --loop: media time of the start of this pass; --realtime: wall clock of media 0.
+            let mut offset_s = 0.0;
+            let mut wall_zero: Option<Instant> = None;
+            'passes: loop {
+                let mut decoded_this_pass = 0u64;
+                for frame in video.frames() {
+                    let mut frame = match frame {
+                        Ok(f) => f,
+                        Err(e) => {
+                            tracing::warn!(camera = %cam.id, "{e}");
+                            summary.decode_errors += 1;
+                            continue;
+                        }
+                    };
+                    summary.decoded += 1;
+                    decoded_this_pass += 1;
+                    if offset_s > 0.0 {
+                        frame.pts = add_secs(frame.pts, offset_s);
+                    }
+                    let first = *first_pts.get_or_insert(frame.pts);
+                    if past_limit(first, frame.pts) || shared.stopping() {
+                        end = Some(frame.pts);
+                        break 'passes;
+                    }
+                    let step = prev.map(|p| frame.pts.as_secs_f64() - p.as_secs_f64());
+                    prev = Some(frame.pts);
+                    end = Some(match step.filter(|s| *s > 0.0) {
+                        Some(s) => add_secs(frame.pts, s),
+                        None => frame.pts,
+                    });
+                    if !keep.keep(frame.pts) {
                         continue;
                     }
-                };
-                summary.decoded += 1;
-                let first = *first_pts.get_or_insert(frame.pts);
-                if past_limit(first, frame.pts) {
-                    end = Some(frame.pts);
+                    if args.realtime {
+                        // Wait for the frame's time, in short sleeps that notice a stop.
+                        let zero = *wall_zero.get_or_insert_with(Instant::now);
+                        let due = frame.pts.as_secs_f64() - first.as_secs_f64();
+                        loop {
+                            let ahead = due - zero.elapsed().as_secs_f64();
+                            if ahead <= 0.0 || shared.stopping() {
+                                break;
+                            }
+                            std::thread::sleep(std::time::Duration::from_secs_f64(ahead.min(0.2)));
+                        }
+                    }
+                    a.frame(&frame, out)?;
+                }
+                if !args.loop_files || decoded_this_pass == 0 || shared.stopping() {
                     break;
                 }
-                let step = prev.map(|p| frame.pts.as_secs_f64() - p.as_secs_f64());
-                prev = Some(frame.pts);
-                end = Some(match step.filter(|s| *s > 0.0) {
-                    Some(s) => add_secs(frame.pts, s),
-                    None => frame.pts,
-                });
-                if !keep.keep(frame.pts) {
-                    continue;
-                }
-                a.frame(&frame, out)?;
+                // The next pass starts where this one ended.
+                offset_s = end.map_or(0.0, |e: MediaTime| e.as_secs_f64());
+                *video = VideoFile::open(&url).with_context(|| format!("opening {url} again"))?;
+                tracing::info!(camera = %cam.id, "{url}: looping at {offset_s:.1} s of media time");
             }
         }
         Source::Camera { runtime, ingest } => {
-            while let Some(f) = runtime.block_on(ingest.next_frame()) {
+            loop {
+                if shared.stopping() {
+                    break;
+                }
+                // Bounded waits, so that a camera that is down still sees a stop request.
+                let next = runtime.block_on(async {
+                    tokio::time::timeout(std::time::Duration::from_millis(500), ingest.next_frame())
+                        .await
+                });
+                let f = match next {
+                    Ok(Some(f)) => f,
+                    Ok(None) => break,
+                    Err(_) => continue,
+                };
                 summary.decoded += 1;
                 let frame = f.frame;
                 let first = match first_pts {
@@ -517,14 +685,8 @@ fn run_camera(
                         // wall-clock time less its media time.
                         let epoch =
                             unix_ms(f.wall) - (frame.pts.as_secs_f64() * 1e3).round() as i64;
-                        a.analytics = Some(new_analytics(
-                            a.config,
-                            a.path,
-                            a.camera,
-                            frame.width,
-                            frame.height,
-                            epoch,
-                        )?);
+                        a.follow_config(out)?;
+                        a.start_analytics(frame.width, frame.height, epoch)?;
                         a.tracker.set_frame_size(frame.width, frame.height);
                         *first_pts.insert(frame.pts)
                     }

@@ -18,8 +18,16 @@
 //! them from the spool, which is the single source of truth. Reconnection backs off from
 //! [`LinkConfig::reconnect_min`] to [`LinkConfig::reconnect_max`].
 //!
-//! Not yet: TLS, credentials, commands, health, `live` and `config` topics.
+//! Commands ([`Link::spawn_with_commands`]): the link subscribes to `<base>/cmd/#` on every
+//! connection, answers `ping` and `config/get` itself and hands the verbs that change the device
+//! to the application through a [`CommandQueue`]; it publishes the retained effective
+//! configuration on `config` after the birth of every connection and again after
+//! [`LinkHandle::set_config`], and the birth then carries the config hash. See
+//! [`crate::command`].
+//!
+//! Not yet: TLS, credentials, health, `live` topics.
 
+pub mod commands;
 pub mod state;
 
 use std::sync::{Arc, Mutex};
@@ -33,8 +41,11 @@ use rumqttc::v5::{AsyncClient, ClientError, ConnectionError, Event, MqttOptions}
 use rumqttc::Outgoing;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::command::{Authorizer, EffectiveConfig};
 use crate::spool::{Seq, Spool, SpoolError, SpoolStats};
 use crate::topics::{TopicError, Topics};
+use commands::CmdShell;
+pub use commands::{CommandQueue, CommandRequest, CommandSetup, ReplyTo};
 use state::{Acked, LinkCounters, LinkState, Out};
 
 /// Settings of the link (from `[mqtt]`, see [`LinkConfig::from_config`]).
@@ -120,12 +131,20 @@ impl LinkConfig {
 
     /// The birth payload.
     pub fn birth_payload(&self) -> Vec<u8> {
-        serde_json::to_vec(&serde_json::json!({
+        self.birth_payload_with(None)
+    }
+
+    /// The birth payload, with `config_hash` when the link publishes its configuration.
+    pub fn birth_payload_with(&self, config_hash: Option<&str>) -> Vec<u8> {
+        let mut birth = serde_json::json!({
             "state": "online",
             "version": self.version,
             "cameras": self.cameras,
-        }))
-        .expect("JSON of strings")
+        });
+        if let Some(hash) = config_hash {
+            birth["config_hash"] = hash.into();
+        }
+        serde_json::to_vec(&birth).expect("JSON of strings")
     }
 }
 
@@ -149,6 +168,17 @@ enum Command {
         reply: oneshot::Sender<Result<Seq, SpoolError>>,
     },
     Shutdown,
+    /// A command reply from the application.
+    Reply {
+        to: ReplyTo,
+        payload: Vec<u8>,
+    },
+    /// A new configuration is in effect.
+    SetConfig {
+        config: EffectiveConfig,
+        authorizer: Option<Authorizer>,
+        cameras: Vec<String>,
+    },
 }
 
 /// The link's entry point.
@@ -156,8 +186,36 @@ pub struct Link;
 
 impl Link {
     /// Starts the link on its own thread; it connects (and reconnects) in the background.
+    /// Without commands: no subscription, no `config` message.
     pub fn spawn(config: LinkConfig, spool: Spool) -> Result<LinkHandle, LinkError> {
+        Self::spawn_inner(config, spool, None).map(|(handle, _)| handle)
+    }
+
+    /// [`Link::spawn`] with commands: the link subscribes to `<base>/cmd/#`, publishes the
+    /// retained `config`, answers `ping` and `config/get`, and passes the other verbs that pass
+    /// its checks to the returned queue.
+    pub fn spawn_with_commands(
+        config: LinkConfig,
+        spool: Spool,
+        setup: CommandSetup,
+    ) -> Result<(LinkHandle, CommandQueue), LinkError> {
+        let (handle, queue) = Self::spawn_inner(config, spool, Some(setup))?;
+        Ok((handle, queue.expect("a queue with a setup")))
+    }
+
+    fn spawn_inner(
+        config: LinkConfig,
+        spool: Spool,
+        setup: Option<CommandSetup>,
+    ) -> Result<(LinkHandle, Option<CommandQueue>), LinkError> {
         let (tx, rx) = mpsc::channel(64);
+        let (cmds, queue) = match setup {
+            Some(setup) => {
+                let (shell, queue) = CmdShell::new(setup, tx.clone());
+                (Some(shell), Some(queue))
+            }
+            None => (None, None),
+        };
         let status = Arc::new(Mutex::new(LinkStatus {
             spool: spool.stats(),
             ..LinkStatus::default()
@@ -171,15 +229,16 @@ impl Link {
                     .enable_all()
                     .build()
                     .expect("tokio runtime of the MQTT link");
-                rt.block_on(run(config, spool, rx, shared));
+                rt.block_on(run(config, spool, rx, shared, cmds));
             })
             .map_err(LinkError::Thread)?;
-        Ok(LinkHandle {
+        let handle = LinkHandle {
             tx,
             thread: Some(thread),
             topics,
             status,
-        })
+        };
+        Ok((handle, queue))
     }
 }
 
@@ -207,6 +266,23 @@ impl LinkHandle {
             })
             .map_err(|_| LinkError::Stopped)?;
         Ok(answer.blocking_recv().map_err(|_| LinkError::Stopped)??)
+    }
+
+    /// A new configuration is in effect: the retained `config` and the birth (with the new hash
+    /// and `cameras`) are published again; `authorizer`, when given, checks the next commands.
+    pub fn set_config(
+        &self,
+        config: EffectiveConfig,
+        authorizer: Option<Authorizer>,
+        cameras: Vec<String>,
+    ) -> Result<(), LinkError> {
+        self.tx
+            .blocking_send(Command::SetConfig {
+                config,
+                authorizer,
+                cameras,
+            })
+            .map_err(|_| LinkError::Stopped)
     }
 
     /// The link's topics.
@@ -240,18 +316,25 @@ impl Drop for LinkHandle {
 type Polled = Result<Event, ConnectionError>;
 
 async fn run(
-    cfg: LinkConfig,
+    mut cfg: LinkConfig,
     mut spool: Spool,
     mut rx: mpsc::Receiver<Command>,
     status: Arc<Mutex<LinkStatus>>,
+    mut cmds: Option<CmdShell>,
 ) {
     let mut state = LinkState::new();
+    state.set_has_config(cmds.is_some());
     let mut backoff = cfg.reconnect_min;
-    let birth = cfg.birth_payload();
     let mut deadline: Option<tokio::time::Instant> = None;
     loop {
         let connections_before = state.counters().connections;
-        let (client, mut eventloop) = AsyncClient::new(cfg.mqtt_options(), 64);
+        let mut options = cfg.mqtt_options();
+        if cmds.is_some() {
+            // Commands up to MAX_COMMAND_BYTES get a reply; the broker drops larger packets
+            // instead of sending them (rumqttc would fail the connection on them).
+            options.set_max_packet_size(Some(crate::command::MAX_INCOMING_PACKET_BYTES));
+        }
+        let (client, mut eventloop) = AsyncClient::new(options, 64);
         let (ev_tx, mut ev_rx) = mpsc::channel::<Polled>(64);
         // The event loop runs in its own task, so that polling it is never cancelled.
         let poller = tokio::spawn(async move {
@@ -264,7 +347,7 @@ async fn run(
             }
         });
         loop {
-            pump(&mut state, &client, &spool, &cfg, &birth);
+            pump(&mut state, &client, &spool, &cfg, &mut cmds);
             publish_status(&status, &state, &spool);
             if state.is_done() {
                 poller.abort();
@@ -278,7 +361,7 @@ async fn run(
             };
             tokio::select! {
                 polled = ev_rx.recv() => match polled {
-                    Some(Ok(event)) => on_event(&mut state, &mut spool, event),
+                    Some(Ok(event)) => on_event(&mut state, &mut spool, event, &client, &cfg, &mut cmds),
                     Some(Err(e)) => {
                         if state.is_connected() {
                             tracing::warn!(error = %e, "mqtt: connection lost");
@@ -286,15 +369,21 @@ async fn run(
                             tracing::debug!(error = %e, "mqtt: cannot connect");
                         }
                         state.disconnected();
+                        if let Some(c) = cmds.as_mut() {
+                            c.disconnected();
+                        }
                         break;
                     }
                     None => {
                         state.disconnected();
+                        if let Some(c) = cmds.as_mut() {
+                            c.disconnected();
+                        }
                         break;
                     }
                 },
                 cmd = rx.recv(), if !state.is_stopping() => {
-                    if on_command(&mut state, &mut spool, &status, cmd) {
+                    if on_command(&mut state, &mut spool, &status, cmd, &mut cmds, &mut cfg) {
                         deadline = Some(tokio::time::Instant::now() + cfg.shutdown_timeout);
                     }
                 }
@@ -319,7 +408,7 @@ async fn run(
             tokio::select! {
                 () = tokio::time::sleep_until(wake) => break,
                 cmd = rx.recv() => {
-                    on_command(&mut state, &mut spool, &status, cmd);
+                    on_command(&mut state, &mut spool, &status, cmd, &mut cmds, &mut cfg);
                     publish_status(&status, &state, &spool);
                     if state.is_done() {
                         return;
@@ -339,6 +428,8 @@ fn on_command(
     spool: &mut Spool,
     status: &Mutex<LinkStatus>,
     cmd: Option<Command>,
+    cmds: &mut Option<CmdShell>,
+    cfg: &mut LinkConfig,
 ) -> bool {
     match cmd {
         Some(Command::Record {
@@ -354,17 +445,49 @@ fn on_command(
             let _ = reply.send(appended);
             false
         }
+        Some(Command::Reply { to, payload }) => {
+            if let Some(c) = cmds.as_mut() {
+                c.queue_reply(state, to, payload);
+            }
+            false
+        }
+        Some(Command::SetConfig {
+            config,
+            authorizer,
+            cameras,
+        }) => {
+            if let Some(c) = cmds.as_mut() {
+                c.set_config(config, authorizer);
+                cfg.cameras = cameras;
+                state.config_changed();
+            }
+            false
+        }
         Some(Command::Shutdown) | None => !state.shutdown(),
     }
 }
 
-fn on_event(state: &mut LinkState, spool: &mut Spool, event: Event) {
+fn on_event(
+    state: &mut LinkState,
+    spool: &mut Spool,
+    event: Event,
+    client: &AsyncClient,
+    cfg: &LinkConfig,
+    cmds: &mut Option<CmdShell>,
+) {
     use rumqttc::v5::mqttbytes::v5::Packet;
     match event {
         Event::Incoming(Packet::ConnAck(_)) => {
             tracing::info!(pending = spool.len(), "mqtt: connected");
             state.connected(spool.pending_seqs().collect::<Vec<_>>());
+            if let Some(c) = cmds.as_ref() {
+                c.subscribe(client, cfg);
+            }
         }
+        Event::Incoming(Packet::Publish(p)) => match cmds.as_mut() {
+            Some(c) => c.on_publish(state, cfg, p),
+            None => tracing::debug!("mqtt: ignored an incoming message (no commands)"),
+        },
         Event::Incoming(Packet::PubAck(ack)) => {
             let ok = matches!(
                 ack.reason,
@@ -383,7 +506,19 @@ fn on_event(state: &mut LinkState, spool: &mut Spool, event: Event) {
                 Some(Acked::Birth { ok: false }) => {
                     tracing::warn!(reason = ?ack.reason, "mqtt: broker refused the birth message");
                 }
-                Some(Acked::Birth { ok: true } | Acked::Stopped) | None => {}
+                Some(Acked::Config { ok: false }) => {
+                    tracing::warn!(reason = ?ack.reason, "mqtt: broker refused the config message");
+                }
+                Some(Acked::Reply { ok: false }) => {
+                    tracing::warn!(reason = ?ack.reason, "mqtt: broker refused a command reply");
+                }
+                Some(
+                    Acked::Birth { ok: true }
+                    | Acked::Stopped
+                    | Acked::Config { ok: true }
+                    | Acked::Reply { ok: true },
+                )
+                | None => {}
             }
         }
         Event::Outgoing(Outgoing::Publish(pkid)) => {
@@ -404,13 +539,42 @@ fn pump(
     client: &AsyncClient,
     spool: &Spool,
     cfg: &LinkConfig,
-    birth: &[u8],
+    cmds: &mut Option<CmdShell>,
 ) {
     while let Some(out) = state.next_out() {
         let sent = match out {
             Out::Birth => {
-                client.try_publish(cfg.topics.status(), QoS::AtLeastOnce, true, birth.to_vec())
+                let hash = cmds.as_ref().map(|c| c.config().hash.as_str());
+                let birth = cfg.birth_payload_with(hash);
+                client.try_publish(cfg.topics.status(), QoS::AtLeastOnce, true, birth)
             }
+            Out::Config => match cmds.as_ref() {
+                Some(c) => {
+                    let props = PublishProperties {
+                        payload_format_indicator: Some(1),
+                        content_type: Some("application/json".into()),
+                        ..PublishProperties::default()
+                    };
+                    client.try_publish_with_properties(
+                        cfg.topics.config(),
+                        QoS::AtLeastOnce,
+                        true,
+                        c.config().message(),
+                        props,
+                    )
+                }
+                None => {
+                    state.skipped();
+                    continue;
+                }
+            },
+            Out::Reply(id) => match cmds.as_mut().and_then(|c| c.publish_reply(client, id)) {
+                Some(sent) => sent,
+                None => {
+                    state.skipped();
+                    continue;
+                }
+            },
             Out::Stopped => client.try_publish(
                 cfg.topics.status(),
                 QoS::AtLeastOnce,

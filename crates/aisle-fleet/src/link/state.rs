@@ -4,9 +4,13 @@
 //! next message to publish, a spool entry to acknowledge). Tests drive it directly.
 //!
 //! Rules:
-//! - On every (re)connection: the retained birth first, then every pending spool entry in
-//!   append order, all marked historical (they were all written before this connection), then
-//!   whatever is appended later, live.
+//! - On every (re)connection: the retained birth first, then the retained `config` (when the link
+//!   publishes one), then every pending spool entry in append order, all marked historical (they
+//!   were all written before this connection), then whatever is appended later, live.
+//! - A changed configuration is announced while connected: birth (it carries the config hash)
+//!   and `config` again. Command replies are published in the order they are queued; one queued
+//!   while disconnected, or not yet handed to the client when the connection drops, is dropped
+//!   (the requester times out and may ask again).
 //! - While disconnected, appended entries are only spooled; the next connection replays them.
 //! - Each QoS 1 publish is matched to its packet id when the client sends it (the client sends
 //!   in submission order), and its PUBACK to the spool entry; a successful PUBACK acknowledges
@@ -33,6 +37,10 @@ pub enum Out {
     Stopped,
     /// A clean MQTT DISCONNECT.
     Disconnect,
+    /// The retained effective configuration on `config`.
+    Config,
+    /// Command reply `id` (the shell holds its topic and payload).
+    Reply(u64),
 }
 
 /// What a QoS 1 publish in flight was, to tell what its PUBACK acknowledges.
@@ -41,6 +49,8 @@ pub enum Tag {
     Birth,
     Record(Seq),
     Stopped,
+    Config,
+    Reply,
 }
 
 /// What a PUBACK means for the shell.
@@ -54,6 +64,10 @@ pub enum Acked {
     Birth { ok: bool },
     /// `stopped` was acknowledged; a DISCONNECT is now queued.
     Stopped,
+    /// The `config` message was acknowledged (or refused: `ok`).
+    Config { ok: bool },
+    /// A command reply was acknowledged (or refused: `ok`).
+    Reply { ok: bool },
 }
 
 /// Counters of the link (for the health topic).
@@ -77,6 +91,8 @@ pub struct LinkState {
     connected: bool,
     stopping: bool,
     done: bool,
+    /// The link publishes a retained `config` message.
+    has_config: bool,
     outbox: VecDeque<Out>,
     /// Publishes handed to the client whose packet id is not known yet, in submission order.
     awaiting_pkid: VecDeque<Tag>,
@@ -96,6 +112,9 @@ impl LinkState {
         self.connected = true;
         self.counters.connections += 1;
         self.outbox.push_back(Out::Birth);
+        if self.has_config && !self.stopping {
+            self.outbox.push_back(Out::Config);
+        }
         if self.stopping {
             self.outbox.push_back(Out::Stopped);
             return;
@@ -105,6 +124,29 @@ impl LinkState {
                 seq,
                 historical: true,
             }));
+    }
+
+    /// Whether each connection publishes the retained `config` after the birth.
+    pub fn set_has_config(&mut self, has_config: bool) {
+        self.has_config = has_config;
+    }
+
+    /// The configuration changed: birth (with the new hash) and `config` again, when connected.
+    pub fn config_changed(&mut self) {
+        if self.connected && !self.stopping {
+            self.outbox.push_back(Out::Birth);
+            if self.has_config {
+                self.outbox.push_back(Out::Config);
+            }
+        }
+    }
+
+    /// Queues command reply `id`; `false` (dropped) when not connected.
+    pub fn reply(&mut self, id: u64) -> bool {
+        if self.connected {
+            self.outbox.push_back(Out::Reply(id));
+        }
+        self.connected
     }
 
     /// The connection is gone (or never came up).
@@ -150,12 +192,15 @@ impl LinkState {
                 Tag::Record(seq)
             }
             Out::Stopped => Tag::Stopped,
+            Out::Config => Tag::Config,
+            Out::Reply(_) => Tag::Reply,
             Out::Disconnect => return,
         };
         self.awaiting_pkid.push_back(tag);
     }
 
-    /// The entry of [`LinkState::next_out`] is no longer in the spool (evicted): skip it.
+    /// The entry of [`LinkState::next_out`] is no longer in the spool (evicted), or the reply is
+    /// gone: skip it.
     pub fn skipped(&mut self) {
         self.outbox.pop_front();
     }
@@ -185,6 +230,8 @@ impl LinkState {
                 self.outbox.push_back(Out::Disconnect);
                 Acked::Stopped
             }
+            Tag::Config => Acked::Config { ok },
+            Tag::Reply => Acked::Reply { ok },
         })
     }
 
@@ -400,6 +447,59 @@ mod tests {
         assert!(!s.shutdown());
         s.disconnected();
         assert!(s.is_done());
+    }
+
+    #[test]
+    fn config_follows_the_birth_on_every_connection_and_after_a_change() {
+        let mut s = LinkState::new();
+        s.set_has_config(true);
+        s.config_changed(); // not connected: nothing
+        assert_eq!(s.next_out(), None);
+        s.connected([Seq(1)]);
+        let mut pkid = 1;
+        let sent = flush(&mut s, &mut pkid);
+        assert_eq!(sent, [(1, Out::Birth), (2, Out::Config), (3, rec(1, true))]);
+        assert_eq!(s.puback(2, true), Some(Acked::Config { ok: true }));
+        s.config_changed();
+        let sent = flush(&mut s, &mut pkid);
+        assert_eq!(sent, [(4, Out::Birth), (5, Out::Config)]);
+        s.disconnected();
+        s.connected([]);
+        let mut pkid = 1;
+        let sent = flush(&mut s, &mut pkid);
+        assert_eq!(sent, [(1, Out::Birth), (2, Out::Config)]);
+    }
+
+    #[test]
+    fn replies_go_out_in_order_survive_shutdown_and_are_dropped_when_disconnected() {
+        let mut s = LinkState::new();
+        assert!(!s.reply(1), "not connected: dropped");
+        s.connected([]);
+        assert!(s.reply(2));
+        s.appended(Seq(1));
+        assert!(s.reply(3));
+        let mut pkid = 1;
+        let sent = flush(&mut s, &mut pkid);
+        assert_eq!(
+            sent,
+            [
+                (1, Out::Birth),
+                (2, Out::Reply(2)),
+                (3, rec(1, false)),
+                (4, Out::Reply(3))
+            ]
+        );
+        assert_eq!(s.puback(4, true), Some(Acked::Reply { ok: true }));
+        // A reply queued just before shutdown (the reply to `restart`) still goes out, before
+        // `stopped`.
+        assert!(s.reply(4));
+        assert!(!s.shutdown());
+        let sent = flush(&mut s, &mut pkid);
+        assert_eq!(sent, [(5, Out::Reply(4)), (6, Out::Stopped)]);
+        // A change while stopping is not announced any more.
+        s.set_has_config(true);
+        s.config_changed();
+        assert_eq!(s.next_out(), None);
     }
 
     #[test]
