@@ -93,6 +93,114 @@ fn run_publishes_every_record_to_the_broker_and_ends_stopped() {
     assert_eq!(spool.len(), 0, "entries left in the spool");
 }
 
+/// `payload` validates against the JSON Schema of `T` (generated from the type).
+fn assert_valid<T: schemars::JsonSchema>(what: &str, payload: &serde_json::Value) {
+    let schema: serde_json::Value =
+        serde_json::from_str(&aisle_fleet::payload::json_schema::<T>()).unwrap();
+    let v = jsonschema::validator_for(&schema).expect("a valid schema");
+    let errors: Vec<String> = v.iter_errors(payload).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{what} {payload}: {errors:?}");
+}
+
+/// Health every 5 s and the live occupancy of every zone while the clip plays in real time;
+/// each validates against its schema; live counts are retained for a late subscriber.
+#[test]
+fn run_reports_health_and_live_occupancy() {
+    use aisle_fleet::payload::{Health, Live};
+    common::media("vtest.mp4");
+    common::model_file("human_centernet.onnx");
+    common::ort_library();
+    let broker = Mosquitto::start();
+    let mut sub = Subscriber::connect(broker.port, "aisle/v1/#", None);
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::fs::read_to_string(common::repo_root().join("examples/vtest.toml"))
+        .expect("examples/vtest.toml");
+    let config = dir.path().join("site.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{example}\n[mqtt]\nbroker = \"mqtt://127.0.0.1:{}\"\nsite = \"demo\"\ndevice = \"box1\"\nspool_dir = \"{}\"\nhealth_interval_s = 5\n",
+            broker.port,
+            dir.path().join("spool").display()
+        ),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_aisle"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .args(["--realtime", "--max-seconds", "12"])
+        .output()
+        .expect("aisle runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    sub.wait_for("the retained `stopped` status", |p| {
+        topic(p) == "aisle/v1/demo/box1/status" && json(p)["state"] == "stopped"
+    });
+
+    let health: Vec<_> = sub
+        .seen
+        .iter()
+        .filter(|p| topic(p) == "aisle/v1/demo/box1/health")
+        .collect();
+    assert!(
+        !health.is_empty(),
+        "no health report in 12 s at 5 s intervals"
+    );
+    for p in &health {
+        assert_eq!(p.qos, QoS::AtMostOnce);
+        assert!(!p.retain, "health is not retained");
+        let expiry = p
+            .properties
+            .as_ref()
+            .and_then(|x| x.message_expiry_interval);
+        assert_eq!(expiry, Some(10), "two intervals");
+        assert_valid::<Health>("health", &json(p));
+    }
+    let h = json(health.last().unwrap());
+    let cam = &h["cameras"][0];
+    assert_eq!(cam["camera"], "vtest");
+    assert_eq!(cam["state"], "running", "{h}");
+    assert!(cam["frames_analysed"].as_u64().unwrap() > 10, "{h}");
+    assert!(cam["frames_decoded"].as_u64().unwrap() >= cam["frames_analysed"].as_u64().unwrap());
+    assert!(cam["fps"].as_f64().unwrap() > 1.0, "{h}");
+    assert!(
+        cam["latency_ms"]["infer"]["mean"].as_f64().unwrap() > 0.0,
+        "{h}"
+    );
+    assert!(
+        cam["latency_ms"]["decode"]["max"].as_f64().unwrap() > 0.0,
+        "{h}"
+    );
+    assert_eq!(h["link"]["connected"], true);
+    assert_eq!(h["spool"]["max_bytes"], 64 << 20);
+    assert!(h["uptime_s"].as_f64().unwrap() >= 5.0);
+
+    let live: Vec<_> = sub
+        .seen
+        .iter()
+        .filter(|p| topic(p).ends_with("/live"))
+        .collect();
+    let mut zones = std::collections::BTreeSet::new();
+    let mut someone = false;
+    for p in &live {
+        assert!(p.retain, "live occupancy is retained");
+        let v = json(p);
+        assert_valid::<Live>("live", &v);
+        let zone = v["zone"].as_str().unwrap();
+        assert_eq!(topic(p), format!("aisle/v1/demo/box1/vtest/{zone}/live"));
+        zones.insert(zone.to_string());
+        someone |= v["occupancy"].as_u64().unwrap() > 0;
+    }
+    assert!(zones.contains("walkway_centre"), "{zones:?}");
+    assert!(someone, "people walk the pavement of the clip");
+    // A subscriber arriving later gets each zone's latest count, retained.
+    let mut late = Subscriber::connect(broker.port, "aisle/v1/demo/box1/vtest/+/live", None);
+    let mut retained = std::collections::BTreeSet::new();
+    while retained != zones {
+        let p = late.wait_for("a retained live count of every zone", |p| p.retain);
+        retained.insert(json(&p)["zone"].as_str().unwrap().to_string());
+    }
+}
+
 const TOKEN: &str = "e2e-command-token-0123456789";
 const BASE: &str = "aisle/v1/demo/box1";
 

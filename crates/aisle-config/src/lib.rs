@@ -181,8 +181,14 @@ pub struct MqttConfig {
     /// 86400): a zone whose camera went away stops showing stale figures after this.
     #[serde(default = "default_metrics_expiry_s")]
     pub metrics_expiry_s: u32,
+    /// Seconds between two `health` reports (5..=3600, default 30).
+    #[serde(default = "default_health_interval_s")]
+    pub health_interval_s: u32,
 }
 
+fn default_health_interval_s() -> u32 {
+    30
+}
 fn default_keep_alive_s() -> u16 {
     30
 }
@@ -770,6 +776,13 @@ impl Config {
                 "mqtt.metrics_expiry_s",
                 "0".into(),
                 "must be at least 1 (seconds)".into(),
+            ));
+        }
+        if !(5..=3600).contains(&m.health_interval_s) {
+            return Err(invalid(
+                "mqtt.health_interval_s",
+                m.health_interval_s.to_string(),
+                "must be within 5..=3600 (seconds)".into(),
             ));
         }
         Ok(())
@@ -2372,6 +2385,8 @@ mod tests {
             ("keep_alive_s = 2", "`mqtt.keep_alive_s`"),
             ("spool_max_bytes = 1000", "`mqtt.spool_max_bytes`"),
             ("metrics_expiry_s = 0", "`mqtt.metrics_expiry_s`"),
+            ("health_interval_s = 4", "`mqtt.health_interval_s`"),
+            ("health_interval_s = 3601", "`mqtt.health_interval_s`"),
         ];
         for (line, key) in cases {
             let name = line.split(' ').next().unwrap();

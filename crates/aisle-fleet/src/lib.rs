@@ -33,6 +33,7 @@ pub mod topics;
 
 pub use historical::{mark_historical, HistoricalError};
 pub use link::{
-    CommandQueue, CommandRequest, CommandSetup, Link, LinkConfig, LinkError, LinkHandle, LinkStatus,
+    CommandQueue, CommandRequest, CommandSetup, Link, LinkConfig, LinkError, LinkHandle,
+    LinkStatus, LIVE_EXPIRY_S, LIVE_REFRESH_S,
 };
 pub use spool::{Entry, Recovery, Seq, Spool, SpoolError, SpoolOptions, SpoolStats};

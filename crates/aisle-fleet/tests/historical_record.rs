@@ -46,8 +46,16 @@ fn a_replayed_record_keeps_its_id_and_says_historical() {
         .unwrap()
         .insert("historical".into(), true.into());
     assert_eq!(value, original);
-    // Subscribers that parse with aisle-types still read it (the top-level record objects allow
-    // extra keys; the flag is not part of the typed record or of the v1 JSON Schema yet).
+    // Subscribers that parse with aisle-types read it as the same record, flagged historical
+    // (`RecordHeader::historical`, an optional field of schema v1).
     let typed: MetricRecord = serde_json::from_slice(&replayed).unwrap();
-    assert_eq!(typed, record());
+    assert!(typed.header().historical);
+    let mut live: MetricRecord = serde_json::from_slice(&entry.payload).unwrap();
+    assert_eq!(live, record());
+    match &mut live {
+        MetricRecord::Zone(r) => r.header.historical = true,
+        MetricRecord::Line(r) => r.header.historical = true,
+        MetricRecord::Camera(r) => r.header.historical = true,
+    }
+    assert_eq!(typed, live);
 }

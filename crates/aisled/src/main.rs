@@ -17,6 +17,7 @@
 mod check;
 mod detect;
 mod eval;
+mod health;
 mod pipeline;
 mod probe;
 mod replay;

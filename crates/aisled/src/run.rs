@@ -26,6 +26,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
+use crate::health::{Board, LivePublisher, Stage};
 use crate::supervisor::{self, Shared};
 use aisle_analytics::{AnalyticsError, CameraAnalytics, TrackPoint};
 use aisle_config::{CameraConfig, Config};
@@ -106,7 +107,22 @@ pub fn run(config_path: Option<&Path>, args: &RunArgs) -> Result<ExitCode> {
     let cameras: Vec<CameraConfig> = cameras.into_iter().cloned().collect();
     let camera_ids: Vec<String> = cameras.iter().map(|c| c.id.clone()).collect();
     let shared = Shared::new(config.clone());
+    let board = Board::new(&camera_ids, env!("CARGO_PKG_VERSION"));
     let results: Vec<(String, Result<CameraSummary>)> = std::thread::scope(|s| {
+        // The health reporter: every mqtt.health_interval_s while the cameras run.
+        let reporter = match (out.link.as_ref(), config.mqtt.as_ref()) {
+            (Some(link), Some(m)) => {
+                let board = &board;
+                let interval = std::time::Duration::from_secs(u64::from(m.health_interval_s));
+                let max = m.spool_max_bytes;
+                std::thread::Builder::new()
+                    .name("aisle-health".into())
+                    .spawn_scoped(s, move || board.report_every(link, interval, max))
+                    .map_err(|e| tracing::error!("cannot start the health thread: {e}"))
+                    .ok()
+            }
+            _ => None,
+        };
         // The command thread: config/set, zones/set and restart from the MQTT link.
         let commander = match (commands, out.link.as_ref()) {
             (Some(queue), Some(link)) => {
@@ -124,12 +140,20 @@ pub fn run(config_path: Option<&Path>, args: &RunArgs) -> Result<ExitCode> {
         let handles: Vec<_> = cameras
             .iter()
             .map(|cam| {
-                let (shared, out) = (&shared, Arc::clone(&out));
+                let (shared, out, board) = (&shared, Arc::clone(&out), &board);
                 let id = cam.id.clone();
                 let handle = std::thread::Builder::new()
                     .name(format!("camera-{id}"))
                     .spawn_scoped(s, move || {
-                        run_camera(shared, path, cam, args, start_ms, tracker, &out)
+                        let r = run_camera(shared, path, cam, args, start_ms, tracker, &out, board);
+                        board.update(&cam.id, |c| match &r {
+                            Ok(_) => c.state = aisle_fleet::payload::CameraState::Ended,
+                            Err(e) => {
+                                c.state = aisle_fleet::payload::CameraState::Failed;
+                                c.error = Some(format!("{e:#}"));
+                            }
+                        });
+                        r
                     });
                 (id, handle)
             })
@@ -149,6 +173,10 @@ pub fn run(config_path: Option<&Path>, args: &RunArgs) -> Result<ExitCode> {
         shared.finish();
         if let Some(c) = commander {
             let _ = c.join();
+        }
+        board.finish();
+        if let Some(r) = reporter {
+            let _ = r.join();
         }
         results
     });
@@ -395,6 +423,11 @@ struct Analysis<'a> {
     frames: u64,
     emitted: u64,
     last: Option<MediaTime>,
+    /// Health counters of the run, and when the previous frame's analysis ended (the time
+    /// from then to the next frame is reading and decoding it).
+    board: &'a Board,
+    frame_done: Option<Instant>,
+    live: LivePublisher,
 }
 
 impl Analysis<'_> {
@@ -445,17 +478,21 @@ impl Analysis<'_> {
             self.emitted += emit(out, &mut self.records)?;
         }
         self.analytics = Some(fresh);
+        self.live.reset();
         tracing::info!(camera = self.camera, "new zones and lines in effect");
         Ok(())
     }
 
     fn frame(&mut self, frame: &Nv12Frame, out: &Sink<impl Write>) -> Result<()> {
+        let started = Instant::now();
+        let decode = self.frame_done.map(|t| started.duration_since(t));
         self.follow_config(out)?;
         self.detector
             .detect_timed(frame, &mut self.dets, &mut self.times)
             .with_context(|| format!("detecting people in frame {}", frame.index))?;
         self.extractor
             .describe_all(frame, &self.dets, &mut self.appearance);
+        let tracked = Instant::now();
         let tracks =
             match self
                 .tracker
@@ -478,17 +515,37 @@ impl Analysis<'_> {
         }
         self.frames += 1;
         self.last = Some(frame.pts);
-        let Some(analytics) = self.analytics.as_mut() else {
-            return Ok(());
-        };
-        match analytics.update(frame.pts, &self.points, &mut self.records) {
-            Ok(()) => {}
-            Err(e @ AnalyticsError::TimeWentBack { .. }) => {
-                tracing::warn!(camera = self.camera, "{e}")
+        let analysed = Instant::now();
+        let track = analysed.duration_since(tracked);
+        if let Some(analytics) = self.analytics.as_mut() {
+            match analytics.update(frame.pts, &self.points, &mut self.records) {
+                Ok(()) => {}
+                Err(e @ AnalyticsError::TimeWentBack { .. }) => {
+                    tracing::warn!(camera = self.camera, "{e}")
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
+            if let Some(link) = &out.link {
+                self.live.publish(analytics, link);
+            }
         }
+        let done = Instant::now();
+        let times = [
+            (Stage::Preprocess, self.times.preprocess),
+            (Stage::Infer, self.times.infer),
+            (Stage::Postprocess, self.times.postprocess),
+            (Stage::Track, track),
+            (Stage::Analytics, done.duration_since(analysed)),
+        ];
+        let people = u32::try_from(self.points.len()).unwrap_or(u32::MAX);
+        self.board.update(self.camera, |c| {
+            c.analysed(people, &times);
+            if let Some(d) = decode {
+                c.stage(Stage::Decode, d);
+            }
+        });
         self.emitted += emit(out, &mut self.records)?;
+        self.frame_done = Some(Instant::now());
         Ok(())
     }
 
@@ -508,6 +565,9 @@ impl Analysis<'_> {
     }
 }
 
+// The camera's inputs (config, arguments, clock) and outputs (records, health) are distinct;
+// bundling them in a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 fn run_camera(
     shared: &Shared,
     path: &Path,
@@ -516,6 +576,7 @@ fn run_camera(
     start_ms: i64,
     tracker_cfg: TrackerConfig,
     out: &Sink<impl Write>,
+    board: &Board,
 ) -> Result<CameraSummary> {
     let (generation, snapshot) = shared.snapshot();
     let config: &Config = &snapshot;
@@ -589,6 +650,9 @@ fn run_camera(
         frames: 0,
         emitted: 0,
         last: None,
+        board,
+        frame_done: None,
+        live: LivePublisher::default(),
     };
     let started = Instant::now();
     let mut summary = CameraSummary::default();
@@ -616,10 +680,12 @@ fn run_camera(
                         Err(e) => {
                             tracing::warn!(camera = %cam.id, "{e}");
                             summary.decode_errors += 1;
+                            board.update(&cam.id, |c| c.frames_dropped += 1);
                             continue;
                         }
                     };
                     summary.decoded += 1;
+                    board.update(&cam.id, |c| c.frames_decoded += 1);
                     decoded_this_pass += 1;
                     if offset_s > 0.0 {
                         frame.pts = add_secs(frame.pts, offset_s);
@@ -671,6 +737,8 @@ fn run_camera(
                     tokio::time::timeout(std::time::Duration::from_millis(500), ingest.next_frame())
                         .await
                 });
+                let st = ingest.stats();
+                board.update(&cam.id, |c| camera_counters(c, &st, first_pts.is_some()));
                 let f = match next {
                     Ok(Some(f)) => f,
                     Ok(None) => break,
@@ -713,6 +781,35 @@ fn run_camera(
     summary.records = a.emitted;
     summary.wall_s = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// A camera's health counters from its ingest's: decoded frames, drops (decoder errors and
+/// frames the analysis queue dropped), outages (ended and in progress) and the state.
+fn camera_counters(
+    c: &mut crate::health::CameraCounters,
+    st: &aisle_video::camera::CameraStats,
+    had_frames: bool,
+) {
+    use aisle_fleet::payload::CameraState;
+    use aisle_video::camera::StateKind;
+    c.frames_decoded = st.decoded;
+    c.frames_dropped = st.decoder_errors + st.dropped_by_queue;
+    c.outages = st.outages + u64::from(st.outage_since_ms.is_some());
+    match st.state {
+        StateKind::Streaming => {}
+        StateKind::FailedAuth => {
+            c.state = CameraState::Failed;
+            c.error = Some("the camera refused the credentials".into());
+        }
+        StateKind::Stopped => {}
+        StateKind::Connecting | StateKind::WaitingForKeyframe | StateKind::BackingOff => {
+            c.state = if had_frames {
+                CameraState::Reconnecting
+            } else {
+                CameraState::Starting
+            };
+        }
+    }
 }
 
 /// `t` plus `s` seconds, in `t`'s timescale.

@@ -25,11 +25,17 @@
 //! [`LinkHandle::set_config`], and the birth then carries the config hash. See
 //! [`crate::command`].
 //!
-//! Not yet: TLS, credentials, health, `live` topics.
+//! [`LinkHandle::publish_health`] and [`LinkHandle::publish_live`] send QoS 0 messages with a
+//! message expiry, never blocking the caller and never spooled: a lost one is superseded by the
+//! next. The latest `live` message of every zone is kept and published again (retained) after
+//! each birth.
+//!
+//! Not yet: TLS, credentials.
 
 pub mod commands;
 pub mod state;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -42,6 +48,7 @@ use rumqttc::Outgoing;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::command::{Authorizer, EffectiveConfig};
+use crate::payload::{Health, Live};
 use crate::spool::{Seq, Spool, SpoolError, SpoolStats};
 use crate::topics::{TopicError, Topics};
 use commands::CmdShell;
@@ -173,6 +180,18 @@ enum Command {
         to: ReplyTo,
         payload: Vec<u8>,
     },
+    /// A `health` report (QoS 0, not retained, expiring).
+    Health {
+        topic: String,
+        payload: Vec<u8>,
+        expiry_s: u32,
+    },
+    /// A zone's `live` occupancy (QoS 0, retained, expiring; kept and republished on every
+    /// connection).
+    Live {
+        topic: String,
+        payload: Vec<u8>,
+    },
     /// A new configuration is in effect.
     SetConfig {
         config: EffectiveConfig,
@@ -285,6 +304,32 @@ impl LinkHandle {
             .map_err(|_| LinkError::Stopped)
     }
 
+    /// Publishes a `health` report (QoS 0, not retained, expiring after `expiry_s`) if the link
+    /// is connected; dropped otherwise. Never blocks: `false` when the link is busy or stopped
+    /// (the report is dropped; the next one follows).
+    pub fn publish_health(&self, health: &Health, expiry_s: u32) -> Result<bool, LinkError> {
+        let payload = serde_json::to_vec(health)?;
+        let topic = self.topics.health();
+        Ok(self
+            .tx
+            .try_send(Command::Health {
+                topic,
+                payload,
+                expiry_s,
+            })
+            .is_ok())
+    }
+
+    /// Publishes a zone's `live` occupancy (QoS 0, retained, expiring after
+    /// [`LIVE_EXPIRY_S`]); the link keeps the latest per zone and publishes it again on every
+    /// connection. Never blocks: `false` when the link is busy or stopped (the caller sends the
+    /// next change or refresh).
+    pub fn publish_live(&self, live: &Live) -> Result<bool, LinkError> {
+        let topic = self.topics.live(&live.camera, &live.zone)?;
+        let payload = serde_json::to_vec(live)?;
+        Ok(self.tx.try_send(Command::Live { topic, payload }).is_ok())
+    }
+
     /// The link's topics.
     pub fn topics(&self) -> &Topics {
         &self.topics
@@ -324,6 +369,8 @@ async fn run(
 ) {
     let mut state = LinkState::new();
     state.set_has_config(cmds.is_some());
+    // The latest `live` payload per topic, published again after every birth.
+    let mut live: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut backoff = cfg.reconnect_min;
     let mut deadline: Option<tokio::time::Instant> = None;
     loop {
@@ -346,8 +393,16 @@ async fn run(
                 }
             }
         });
+        let mut live_sent_for = 0;
         loop {
             pump(&mut state, &client, &spool, &cfg, &mut cmds);
+            // After this connection's birth went to the client: the retained live counts.
+            if state.is_connected() && live_sent_for != state.counters().connections {
+                live_sent_for = state.counters().connections;
+                for (topic, payload) in &live {
+                    publish_qos0(&client, topic, payload.clone(), true, LIVE_EXPIRY_S);
+                }
+            }
             publish_status(&status, &state, &spool);
             if state.is_done() {
                 poller.abort();
@@ -383,8 +438,11 @@ async fn run(
                     }
                 },
                 cmd = rx.recv(), if !state.is_stopping() => {
-                    if on_command(&mut state, &mut spool, &status, cmd, &mut cmds, &mut cfg) {
-                        deadline = Some(tokio::time::Instant::now() + cfg.shutdown_timeout);
+                    let connected = state.is_connected().then_some(&client);
+                    if let Some(cmd) = take_qos0(cmd, &mut live, connected) {
+                        if on_command(&mut state, &mut spool, &status, cmd, &mut cmds, &mut cfg) {
+                            deadline = Some(tokio::time::Instant::now() + cfg.shutdown_timeout);
+                        }
                     }
                 }
                 () = shutdown_timer => {
@@ -408,7 +466,9 @@ async fn run(
             tokio::select! {
                 () = tokio::time::sleep_until(wake) => break,
                 cmd = rx.recv() => {
-                    on_command(&mut state, &mut spool, &status, cmd, &mut cmds, &mut cfg);
+                    if let Some(cmd) = take_qos0(cmd, &mut live, None) {
+                        on_command(&mut state, &mut spool, &status, cmd, &mut cmds, &mut cfg);
+                    }
                     publish_status(&status, &state, &spool);
                     if state.is_done() {
                         return;
@@ -417,6 +477,57 @@ async fn run(
             }
         }
         backoff = (backoff * 2).min(cfg.reconnect_max);
+    }
+}
+
+/// Seconds a retained `live` message lives at the broker: a device that stops refreshing (it
+/// refreshes every zone at least every [`LIVE_REFRESH_S`]) leaves no stale count behind.
+pub const LIVE_EXPIRY_S: u32 = 120;
+/// Longest time between two `live` messages of a zone (the device also publishes on change).
+pub const LIVE_REFRESH_S: u32 = 30;
+
+/// Takes the QoS 0 commands (`health`, `live`) out of the stream (`None`): published at once
+/// through `client` when connected (a live count is also kept for the next connections),
+/// dropped otherwise. Everything else, end of input included, is handed on (`Some`).
+fn take_qos0(
+    cmd: Option<Command>,
+    live: &mut BTreeMap<String, Vec<u8>>,
+    client: Option<&AsyncClient>,
+) -> Option<Option<Command>> {
+    match cmd {
+        Some(Command::Health {
+            topic,
+            payload,
+            expiry_s,
+        }) => {
+            if let Some(c) = client {
+                publish_qos0(c, &topic, payload, false, expiry_s);
+            }
+            None
+        }
+        Some(Command::Live { topic, payload }) => {
+            if let Some(c) = client {
+                publish_qos0(c, &topic, payload.clone(), true, LIVE_EXPIRY_S);
+            }
+            live.insert(topic, payload);
+            None
+        }
+        other => Some(other),
+    }
+}
+
+/// A QoS 0 JSON publish with a message expiry; a full client queue drops it (logged).
+fn publish_qos0(client: &AsyncClient, topic: &str, payload: Vec<u8>, retain: bool, expiry_s: u32) {
+    let props = PublishProperties {
+        payload_format_indicator: Some(1),
+        message_expiry_interval: Some(expiry_s),
+        content_type: Some("application/json".into()),
+        ..PublishProperties::default()
+    };
+    if let Err(e) =
+        client.try_publish_with_properties(topic, QoS::AtMostOnce, retain, payload, props)
+    {
+        tracing::debug!(topic, error = %e, "mqtt: QoS 0 message dropped");
     }
 }
 
@@ -463,6 +574,8 @@ fn on_command(
             }
             false
         }
+        // Taken out by `take_qos0` before.
+        Some(Command::Health { .. } | Command::Live { .. }) => false,
         Some(Command::Shutdown) | None => !state.shutdown(),
     }
 }
