@@ -9,6 +9,8 @@ mod broker;
 mod common;
 #[path = "../crates/aisle-fleet/tests/requester/mod.rs"]
 mod requester;
+#[path = "../crates/aisle-fleet/tests/schemas/mod.rs"]
+mod schemas;
 
 use std::io::BufRead;
 use std::process::{Command, Stdio};
@@ -86,6 +88,10 @@ fn run_publishes_every_record_to_the_broker_and_ends_stopped() {
         assert_eq!(&json(got), rec, "published payload = printed record");
         assert_eq!(got.qos, QoS::AtLeastOnce);
         assert!(got.retain, "metrics are retained");
+    }
+    // Every message of the run validates against the API's schemas (docs/mqtt/asyncapi.yaml).
+    for p in &sub.seen {
+        schemas::validate(topic(p), &p.payload);
     }
     // Everything was acknowledged by the broker: nothing left to replay.
     let (spool, _) = aisle_fleet::Spool::open(&spool, aisle_fleet::SpoolOptions::default())
@@ -198,6 +204,9 @@ fn run_reports_health_and_live_occupancy() {
     while retained != zones {
         let p = late.wait_for("a retained live count of every zone", |p| p.retain);
         retained.insert(json(&p)["zone"].as_str().unwrap().to_string());
+    }
+    for p in sub.seen.iter().chain(&late.seen) {
+        schemas::validate(topic(p), &p.payload);
     }
 }
 
@@ -464,6 +473,11 @@ fn commands_reconfigure_the_running_pipeline_and_the_change_survives_a_restart()
     sub.wait_for("stopped", |p| {
         topic(p) == format!("{BASE}/status") && json(p)["state"] == "stopped"
     });
+    // Every message of the session validates against the API's schemas; replies were
+    // validated as they came (requester::check_reply).
+    for p in sub.seen.iter().chain(&late.seen) {
+        schemas::validate(topic(p), &p.payload);
+    }
 
     // After the restart the persisted file is read: the new hash and zone from the start.
     let mut again = Device::start(&config, &["--max-seconds", "12"]);

@@ -85,3 +85,93 @@ fn the_schema_accepts_a_record_and_refuses_a_broken_one() {
     json["historical"] = serde_json::json!("yes");
     assert!(!v.is_valid(&json));
 }
+
+/// The committed schemas of the other MQTT payloads (`docs/mqtt/schemas/`) are the ones generated
+/// from the types, file for file, and `aisle schema mqtt --out` writes exactly them.
+#[test]
+fn committed_mqtt_schemas_equal_the_generated_ones() {
+    let dir = records::schema_path()
+        .parent()
+        .unwrap()
+        .join("../mqtt/schemas");
+    let regenerate = "cargo run -p aisled -- schema mqtt --out docs/mqtt/schemas";
+    let generated = aisle_fleet::payload::mqtt_schemas();
+    let mut committed: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}; generate with `{regenerate}`", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    committed.sort();
+    let mut names: Vec<String> = generated.iter().map(|(n, _)| n.to_string()).collect();
+    names.sort();
+    assert_eq!(
+        committed, names,
+        "files in docs/mqtt/schemas; `{regenerate}`"
+    );
+    for (name, text) in &generated {
+        let on_disk = std::fs::read_to_string(dir.join(name)).unwrap();
+        assert!(
+            &on_disk == text,
+            "docs/mqtt/schemas/{name} differs from the types: the payload changed. Regenerate \
+             with `{regenerate}` (a v1 payload may only gain optional fields)"
+        );
+    }
+    let out = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_aisle"))
+        .args(["schema", "mqtt", "--out"])
+        .arg(out.path())
+        .output()
+        .expect("aisle runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for (name, text) in &generated {
+        assert_eq!(
+            &std::fs::read_to_string(out.path().join(name)).unwrap(),
+            text
+        );
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_aisle"))
+        .args(["schema", "mqtt"])
+        .output()
+        .expect("aisle runs");
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--out"));
+}
+
+/// `docs/mqtt/asyncapi.yaml` refers to every schema file, and every file it refers to exists.
+#[test]
+fn the_asyncapi_document_refers_to_every_schema() {
+    let docs = records::schema_path().parent().unwrap().join("..");
+    let api = std::fs::read_to_string(docs.join("mqtt/asyncapi.yaml")).expect("asyncapi.yaml");
+    assert!(api.contains("asyncapi: 3.0.0"));
+    let refs: Vec<&str> = api
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("$ref: '"))
+        .filter_map(|r| r.strip_suffix('\''))
+        .filter(|r| !r.starts_with('#'))
+        .collect();
+    for r in &refs {
+        let path = docs.join("mqtt").join(r);
+        assert!(
+            path.is_file(),
+            "asyncapi.yaml refers to {r}, which is missing"
+        );
+    }
+    for (name, _) in aisle_fleet::payload::mqtt_schemas() {
+        assert!(
+            refs.contains(&format!("./schemas/{name}").as_str()),
+            "asyncapi.yaml does not refer to schemas/{name}"
+        );
+    }
+    assert!(refs.contains(&"../schema/metrics-v1.schema.json"));
+    // Every internal reference names a component or channel that is defined.
+    for r in api
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("$ref: '#/"))
+        .filter_map(|r| r.strip_suffix('\''))
+    {
+        let name = r.rsplit('/').next().unwrap();
+        assert!(
+            api.contains(&format!("\n    {name}:\n")) || api.contains(&format!("\n  {name}:\n")),
+            "asyncapi.yaml: #/{r} is not defined"
+        );
+    }
+}

@@ -16,6 +16,57 @@ pub const HEALTH_SCHEMA: &str = "aisle.health.v1";
 /// `schema` of [`Live`] payloads.
 pub const LIVE_SCHEMA: &str = "aisle.live.v1";
 
+/// The retained message on `status`: the birth (`online`, with what the device runs), the Last
+/// Will (`offline`) and the clean shutdown (`stopped`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Status {
+    pub state: StatusState,
+    /// Birth: firmware version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Birth: the camera ids the device runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cameras: Option<Vec<String>>,
+    /// Birth, when commands are on: the hash of the configuration in effect (as on `config`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_hash: Option<String>,
+}
+
+/// The device's state on `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusState {
+    /// Connected and running (the birth message).
+    Online,
+    /// Gone without a clean shutdown (the Last Will, published by the broker).
+    Offline,
+    /// Shut down cleanly.
+    Stopped,
+}
+
+impl Status {
+    /// A status with only `state`.
+    pub fn only(state: StatusState) -> Self {
+        Self {
+            state,
+            version: None,
+            cameras: None,
+            config_hash: None,
+        }
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_else(|_| br#"{"state":"online"}"#.to_vec())
+    }
+}
+
+/// A command that takes no arguments (`ping`, `config/get`, `restart`): an empty payload or
+/// `{}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoArguments {}
+
 /// The periodic `health` message (not retained; QoS 0, message expiry of two intervals).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -182,6 +233,28 @@ pub struct Live {
     pub capacity: Option<u32>,
     /// When the count was taken, RFC 3339 UTC with milliseconds.
     pub at: String,
+}
+
+/// The JSON Schemas of every MQTT payload but the metric records (`aisle_types::metrics`,
+/// `docs/schema/metrics-v1.schema.json`), as (file name under `docs/mqtt/schemas/`, schema).
+pub fn mqtt_schemas() -> Vec<(&'static str, String)> {
+    use crate::command::{ConfigMessage, ConfigSetRequest, Reply, ZonesSetRequest};
+    vec![
+        ("status.schema.json", json_schema::<Status>()),
+        ("config.schema.json", json_schema::<ConfigMessage>()),
+        ("health.schema.json", json_schema::<Health>()),
+        ("live.schema.json", json_schema::<Live>()),
+        ("cmd-no-arguments.schema.json", json_schema::<NoArguments>()),
+        (
+            "cmd-config-set.schema.json",
+            json_schema::<ConfigSetRequest>(),
+        ),
+        (
+            "cmd-zones-set.schema.json",
+            json_schema::<ZonesSetRequest>(),
+        ),
+        ("cmd-reply.schema.json", json_schema::<Reply>()),
+    ]
 }
 
 /// The JSON Schema of payload type `T`, pretty-printed with a final newline.

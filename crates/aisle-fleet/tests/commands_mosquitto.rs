@@ -5,6 +5,7 @@
 
 mod broker;
 mod requester;
+mod schemas;
 
 use std::time::{Duration, Instant};
 

@@ -3,6 +3,7 @@
 //! the Last Will of a killed device and `stopped` on clean shutdown.
 
 mod broker;
+mod schemas;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -104,6 +105,10 @@ fn records_arrive_retained_qos1_with_expiry_and_the_spool_empties() {
         topic(p) == format!("{BASE}/status") && json(p)["state"] == "stopped"
     });
     assert_eq!(stopped.qos, QoS::AtLeastOnce);
+    // Birth, metrics and stopped validate against the API's schemas.
+    for p in &sub.seen {
+        schemas::validate(topic(p), &p.payload);
+    }
     let mut late = Subscriber::connect(broker.port, &format!("{BASE}/status"), None);
     let status = late.wait_for("retained status", |_| true);
     assert!(status.retain);
@@ -164,6 +169,10 @@ fn records_from_a_broker_outage_are_replayed_in_order_as_historical() {
     let after = sub.wait_for("a live record after the outage", |_| true);
     assert_eq!(json(&after)["id"], record("cam1", "door", 6).header().id);
     assert_eq!(json(&after).get("historical"), None);
+    // Live and replayed (historical) records alike validate against the metrics schema.
+    for p in &sub.seen {
+        schemas::validate(topic(p), &p.payload);
+    }
     link.shutdown();
 }
 

@@ -48,7 +48,7 @@ use rumqttc::Outgoing;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::command::{Authorizer, EffectiveConfig};
-use crate::payload::{Health, Live};
+use crate::payload::{Health, Live, Status, StatusState};
 use crate::spool::{Seq, Spool, SpoolError, SpoolStats};
 use crate::topics::{TopicError, Topics};
 use commands::CmdShell;
@@ -128,7 +128,7 @@ impl LinkConfig {
         o.set_clean_start(true);
         o.set_last_will(LastWill::new(
             self.topics.status(),
-            status_payload("offline"),
+            status_payload(StatusState::Offline),
             QoS::AtLeastOnce,
             true,
             None,
@@ -143,21 +143,19 @@ impl LinkConfig {
 
     /// The birth payload, with `config_hash` when the link publishes its configuration.
     pub fn birth_payload_with(&self, config_hash: Option<&str>) -> Vec<u8> {
-        let mut birth = serde_json::json!({
-            "state": "online",
-            "version": self.version,
-            "cameras": self.cameras,
-        });
-        if let Some(hash) = config_hash {
-            birth["config_hash"] = hash.into();
+        Status {
+            state: StatusState::Online,
+            version: Some(self.version.clone()),
+            cameras: Some(self.cameras.clone()),
+            config_hash: config_hash.map(str::to_string),
         }
-        serde_json::to_vec(&birth).expect("JSON of strings")
+        .to_json()
     }
 }
 
 /// `{"state":"<state>"}`.
-pub fn status_payload(state: &str) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({ "state": state })).expect("JSON of a string")
+pub fn status_payload(state: StatusState) -> Vec<u8> {
+    Status::only(state).to_json()
 }
 
 /// A snapshot of the link for health reporting and tests.
@@ -692,7 +690,7 @@ fn pump(
                 cfg.topics.status(),
                 QoS::AtLeastOnce,
                 true,
-                status_payload("stopped"),
+                status_payload(StatusState::Stopped),
             ),
             Out::Disconnect => client.try_disconnect(),
             Out::Record { seq, historical } => {

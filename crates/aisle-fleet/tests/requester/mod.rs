@@ -151,5 +151,6 @@ pub fn check_reply(p: &Publish, reply_topic: &str, correlation: &[u8]) -> Reply 
         Some(correlation),
         "correlation data echoed"
     );
+    super::schemas::validate_reply(&p.payload);
     serde_json::from_slice(&p.payload).expect("a JSON reply")
 }
