@@ -243,10 +243,15 @@ struct Device {
 
 impl Device {
     fn start(config: &std::path::Path, extra: &[&str]) -> Self {
+        Self::start_at(config, "2026-01-01T00:00:00Z", extra)
+    }
+
+    /// With media time 0 at `start` (RFC 3339).
+    fn start_at(config: &std::path::Path, start: &str, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_aisle"))
             .args(["run", "--config"])
             .arg(config)
-            .args(["--start", "2026-01-01T00:00:00Z", "--fps", "5"])
+            .args(["--start", start, "--fps", "5"])
             .args(extra)
             .env("AISLE_LOG", "info")
             .stdout(Stdio::piped())
@@ -487,4 +492,174 @@ fn commands_reconfigure_the_running_pipeline_and_the_change_survives_a_restart()
     let printed = again.records();
     assert!(printed.iter().any(|r| subject(r) == "walkway_west"));
     assert!(!printed.iter().any(|r| subject(r) == "walkway_left"));
+}
+
+/// The sample video with 5 s windows (and 60 s report windows), `[mqtt]` on `port` with health
+/// every 5 s, and `extra` lines in `[mqtt]`.
+fn outage_config(dir: &std::path::Path, port: u16, extra: &str) -> std::path::PathBuf {
+    let example = std::fs::read_to_string(common::repo_root().join("examples/vtest.toml"))
+        .expect("examples/vtest.toml");
+    let example = example.replacen("window_s = 60", "window_s = 5\nreport_window_s = 60", 1);
+    let config = dir.join("site.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{example}\n[mqtt]\nbroker = \"mqtt://127.0.0.1:{port}\"\nsite = \"demo\"\ndevice = \"box1\"\nspool_dir = \"{}\"\nhealth_interval_s = 5\n{extra}",
+            dir.join("spool").display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+/// Window start (RFC 3339, sorts as time) of a record.
+fn start_of(rec: &serde_json::Value) -> String {
+    rec["window"]["start"].as_str().unwrap().to_string()
+}
+
+/// A broker outage while windows keep closing, then a SIGKILL while publishing and a restart:
+/// after de-duplication by id every window printed arrives, per subject and period in order of
+/// window, and those that waited in the spool come marked historical.
+#[test]
+fn outage_and_sigkill_lose_no_window() {
+    common::media("vtest.mp4");
+    common::model_file("human_centernet.onnx");
+    common::ort_library();
+    let port = broker::free_port();
+    let mut broker = Mosquitto::start_on(port, true);
+    // A persistent session: it resumes after the broker's restart.
+    let mut sub = Subscriber::connect(port, &format!("{BASE}/vtest/+/metrics"), Some("e2e-outage"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = outage_config(dir.path(), port, "");
+    let mut device = Device::start(&config, &["--realtime", "--loop", "--max-seconds", "3600"]);
+    sub.wait_for("the first records", |_| true);
+
+    // Outage: windows close (and are printed, so durable in the spool) while the broker is down.
+    broker.stop();
+    let before = device.records().len();
+    broker::wait_until("two windows closed during the outage", || {
+        let r = device.records();
+        let starts: std::collections::BTreeSet<String> = r[before..]
+            .iter()
+            .filter(|r| r["period"] == "window")
+            .map(start_of)
+            .collect();
+        starts.len() >= 2
+    });
+    let during: Vec<String> = device.records()[before..]
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    broker.restart();
+    for id in &during {
+        let p = sub.wait_for(&format!("{id} after the outage"), |p| {
+            json(p)["id"] == id.as_str()
+        });
+        assert_eq!(json(&p)["historical"], true, "{id} waited in the spool");
+    }
+
+    // SIGKILL while records flow, then a restart on the same spool (a new media epoch, so that
+    // the second run's windows have ids of their own).
+    let n = device.records().len();
+    broker::wait_until("more records", || device.records().len() > n + 3);
+    device.child.kill().unwrap(); // SIGKILL
+    device.child.wait().unwrap();
+    let first_run = device.records();
+    let mut again = Device::start_at(&config, "2026-01-01T05:00:00Z", &["--max-seconds", "6"]);
+    assert_eq!(again.wait(Duration::from_secs(300)), Some(0));
+    let second_run = again.records();
+    for rec in first_run.iter().chain(&second_run) {
+        let id = rec["id"].as_str().unwrap();
+        if !sub.seen.iter().any(|p| json(p)["id"] == id) {
+            sub.wait_for(&format!("record {id}"), |p| json(p)["id"] == id);
+        }
+    }
+    // De-duplicated, in order of window per subject and period.
+    let mut firsts: Vec<serde_json::Value> = Vec::new();
+    for p in &sub.seen {
+        schemas::validate(topic(p), &p.payload);
+        let v = json(p);
+        if !firsts.iter().any(|f| f["id"] == v["id"]) {
+            firsts.push(v);
+        }
+    }
+    for rec in first_run.iter().chain(&second_run) {
+        assert!(
+            firsts.iter().any(|f| f["id"] == rec["id"]),
+            "{} lost",
+            rec["id"]
+        );
+    }
+    let mut by_key: std::collections::BTreeMap<(String, String, String), Vec<String>> =
+        Default::default();
+    for f in firsts
+        .iter()
+        .filter(|f| first_run.iter().any(|r| r["id"] == f["id"]))
+    {
+        let key = (
+            f["camera"].as_str().unwrap().to_string(),
+            subject(f).to_string(),
+            f["period"].as_str().unwrap().to_string(),
+        );
+        by_key.entry(key).or_default().push(start_of(f));
+    }
+    assert!(!by_key.is_empty());
+    for (key, starts) in &by_key {
+        let mut sorted = starts.clone();
+        sorted.sort();
+        assert_eq!(starts, &sorted, "{key:?} arrived out of order");
+    }
+}
+
+/// A spool that fills while the broker is away evicts the oldest records, and `health` counts
+/// them once the broker is back: exactly the oldest printed records are missing.
+#[test]
+fn a_full_spool_evicts_the_oldest_and_health_counts_them() {
+    common::media("vtest.mp4");
+    common::model_file("human_centernet.onnx");
+    common::ort_library();
+    let port = broker::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let config = outage_config(dir.path(), port, "spool_max_bytes = 65536\n");
+    // No broker yet: every record stays in the 64 KiB spool.
+    let mut device = Device::start(&config, &["--loop", "--max-seconds", "3600"]);
+    broker::wait_until("more records than the spool holds", || {
+        device
+            .records()
+            .iter()
+            .map(|r| r.to_string().len())
+            .sum::<usize>()
+            > 3 * 65536
+    });
+    let broker = Mosquitto::start_on(port, false);
+    let mut sub = Subscriber::connect(port, &format!("{BASE}/#"), None);
+    let health = sub.wait_for("a health report with evictions, spool drained", |p| {
+        topic(p) == format!("{BASE}/health")
+            && json(p)["spool"]["evicted"].as_u64() > Some(0)
+            && json(p)["spool"]["pending"] == 0
+    });
+    let evicted = json(&health)["spool"]["evicted"].as_u64().unwrap() as usize;
+    let printed = device.records();
+    device.child.kill().unwrap();
+    let arrived = |id: &serde_json::Value| {
+        sub.seen
+            .iter()
+            .any(|p| topic(p).ends_with("/metrics") && json(p)["id"] == *id)
+    };
+    // Retained messages: a record evicted from the spool never reached the broker; the first
+    // records printed are the missing ones, all of them evicted.
+    let missing: Vec<usize> = (0..printed.len())
+        .filter(|&i| !arrived(&printed[i]["id"]))
+        .collect();
+    assert!(!missing.is_empty());
+    assert_eq!(
+        missing,
+        (0..missing.len()).collect::<Vec<_>>(),
+        "the oldest are missing"
+    );
+    assert_eq!(missing.len(), evicted, "health counts every evicted record");
+    for p in &sub.seen {
+        schemas::validate(topic(p), &p.payload);
+    }
+    drop(broker);
 }
