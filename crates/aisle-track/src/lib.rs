@@ -11,9 +11,11 @@
 
 pub mod assign;
 pub mod baseline;
+pub mod floor;
 pub mod kalman;
 pub mod metrics;
 pub mod motchallenge;
 pub mod tracker;
 
+pub use floor::{FloorCalibration, FloorError};
 pub use tracker::{Track, TrackError, TrackId, TrackState, Tracker, TrackerConfig, TrackerStats};
