@@ -369,6 +369,10 @@ pub struct TrackerStats {
     pub reidentified_at_birth: u64,
     /// Pairs of tracks on the same person merged into the older one.
     pub duplicates_merged: u64,
+    /// Floor plane: tracks that became hidden behind a nearer person while standing.
+    pub hidden: u64,
+    /// Floor plane: hidden tracks found again where they stood.
+    pub hidden_recovered: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -407,6 +411,10 @@ struct Slot {
 
 /// Two tracks whose boxes overlap this much, one matched and one not, are one person.
 const DUPLICATE_IOU: f32 = 0.8;
+
+/// A track's box covers a detection's region when its bottom edge is lower by this share of
+/// the detection's height (clearly nearer the camera, not the same person).
+const NEARER_BY: f32 = 0.1;
 
 /// Clean observations after which a track's appearance is trusted for gating and re-id.
 const APPEARANCE_ESTABLISHED: u32 = 3;
@@ -966,6 +974,44 @@ impl Tracker {
         self.slot_matched.clear();
         self.slot_matched.resize(self.slots.len(), false);
 
+        // Tracks hide people too: a region covered by more than a quarter by the predicted box
+        // of a track clearly nearer the camera (bottom edge lower by a tenth of the box height;
+        // confirmed, or lost for at most two frames) shows that person even when the detector
+        // missed them in this frame, so it is left out like one covered by a detection.
+        if !appearance.is_empty() {
+            for &i in &self.candidates {
+                let i = i as usize;
+                if !self.det_clean[i] {
+                    continue;
+                }
+                let a = detections[i].bbox;
+                let app = &mut self.det_app[i];
+                for (r, f) in REGION_BOUNDS.iter().enumerate().take(REGIONS) {
+                    if !app.region_present(r) {
+                        continue;
+                    }
+                    let region = BBox::new(
+                        a.x1 + f[0] * a.width(),
+                        a.y1 + f[1] * a.height(),
+                        a.x1 + f[2] * a.width(),
+                        a.y1 + f[3] * a.height(),
+                    );
+                    let area = region.area();
+                    let covered = self.slots.iter().any(|s| {
+                        let b = &s.track.bbox;
+                        s.track.state != TrackState::Tentative
+                            && s.missed <= 2
+                            && b.y2 > a.y2 + NEARER_BY * a.height()
+                            && intersection(&region, b) > 0.25 * area
+                    });
+                    if covered {
+                        app.clear_region(r);
+                    }
+                }
+                self.det_clean[i] = (0..REGIONS).all(|r| app.region_present(r));
+            }
+        }
+
         // 2. High-score detections against confirmed and lost tracks.
         let gate = 1.0 - cfg.match_iou;
         self.associate(
@@ -1035,6 +1081,7 @@ impl Tracker {
         // where they stood (up to `max_hidden_s`), by a detection whose floor point is within
         // `hidden_reach_m` of theirs and whose colours the gate accepts.
         if floor_on {
+            let before = self.slot_matched.iter().filter(|&&m| m).count();
             self.associate(
                 Pool::High,
                 |s, matched| {
@@ -1058,6 +1105,8 @@ impl Tracker {
                 appearance,
                 time,
             );
+            let after = self.slot_matched.iter().filter(|&&m| m).count();
+            self.stats.hidden_recovered += (after - before) as u64;
         }
 
         // 4b. Re-identification: lost tracks against confident, unoccluded detections by
@@ -1143,6 +1192,9 @@ impl Tracker {
                         && o.track.bbox.y2 > last.y2
                         && intersection(&o.track.bbox, &last) > 0.3 * area
                 });
+                if hidden && was_still(&self.slots[k], &cfg) {
+                    self.stats.hidden += 1;
+                }
                 self.slots[k].hidden = hidden;
             }
         }
