@@ -141,9 +141,9 @@ pub struct TrackerConfig {
     /// The same for a detection partly covered by a nearer one, compared on the regions that
     /// show it (1 turns this gate off).
     pub appearance_gate_partial: f32,
-    /// Re-identification: a lost track takes a confident, unoccluded detection that no track
-    /// matched when their descriptors are within this distance and the detection is where the
-    /// person could have walked to.
+    /// Re-identification: a lost track takes a confident detection that no track matched when
+    /// their descriptors (the regions not covered by a nearer person) are within this distance
+    /// and the detection is where the person could have walked to.
     pub reid_distance: f32,
     /// How far a hidden person may have walked, in heights of their box per second (1.0: a
     /// 1.7 m person at 1.7 m/s).
@@ -602,7 +602,8 @@ fn appearance_check(cfg: &TrackerConfig, s: &Slot, o: &Obs) -> Option<f32> {
 }
 
 /// Re-identification cost: the descriptor distance plus a little for distance walked; infinite
-/// unless the detection is confident, unoccluded, looks alike and is within reach.
+/// unless the detection is confident, looks alike (on the regions not covered by a nearer
+/// person) and is within reach.
 fn reid_cost(
     cfg: &TrackerConfig,
     cal: Option<&FloorCalibration>,
@@ -613,7 +614,8 @@ fn reid_cost(
     let (Some(track), Some(det), Some(last)) = (s.established(), o.app, s.last_obs()) else {
         return f32::INFINITY;
     };
-    if !o.clean || o.d.score < cfg.new_track_score {
+    // A detection partly covered by a nearer one is compared on the regions that show it.
+    if o.d.score < cfg.new_track_score {
         return f32::INFINITY;
     }
     let Some(dist) = track.distance(det) else {
