@@ -1763,6 +1763,110 @@ mod tests {
         assert_eq!(tr.stats().tracks_started, 1);
     }
 
+    /// A person standing on the floor at `p` (metres, camera-centred), 1.75 m tall, as the
+    /// calibrated camera sees them.
+    fn on_floor(cal: &FloorCalibration, p: FloorPoint, score: f32) -> Detection {
+        let bottom = cal.row_of(p, 0.0).unwrap();
+        let top = cal.row_of(p, 1.75).unwrap();
+        let h = bottom - top;
+        // Depth along the optical axis (tilt 32 degrees, 3.4 m up); focal length 537 px.
+        let depth = p[1] * 32f32.to_radians().cos() + 3.4 * 32f32.to_radians().sin();
+        let u = 640.0 + 537.0 * p[0] / depth;
+        Detection {
+            bbox: BBox::new(u - 0.2 * h, top, u + 0.2 * h, bottom),
+            score,
+            class_id: 0,
+        }
+    }
+
+    #[test]
+    fn on_the_floor_a_person_hidden_behind_another_is_found_where_they_stood() {
+        // A stands 8 m in; at frame 20 B stops right in front of A (5 m in) for 12 s, longer
+        // than a standing person is kept on motion alone (10 s), then walks away and A is seen
+        // again where they stood.
+        let cal = FloorCalibration::from_camera(3.4, 32.0, 100.0, 1280, 720).unwrap();
+        let run = |floor: bool| {
+            let mut tr = Tracker::new(TrackerConfig::default()).unwrap();
+            tr.set_frame_size(1280, 720);
+            if floor {
+                tr.set_floor(Some(cal));
+            }
+            let mut a_ids = Vec::new();
+            for i in 0..200i64 {
+                let a = on_floor(&cal, [0.0, 8.0], 0.85);
+                let b_x = match i {
+                    0..=9 => None,
+                    10..=19 => Some(-3.0 + 0.3 * (i - 10) as f32),
+                    20..=139 => Some(0.0),
+                    140..=149 => Some(0.3 * (i - 139) as f32),
+                    _ => None,
+                };
+                let mut dets = Vec::new();
+                let a_visible = !(20..150).contains(&i);
+                if a_visible {
+                    dets.push(a);
+                }
+                if let Some(x) = b_x {
+                    dets.push(on_floor(&cal, [x, 5.0], 0.9));
+                }
+                tr.update(&dets, t(i)).unwrap();
+                if a_visible {
+                    let id = tr
+                        .tracks()
+                        .iter()
+                        .find(|t| t.is_active() && t.detection == Some(0))
+                        .map(|t| t.id);
+                    a_ids.extend(id);
+                }
+            }
+            a_ids.dedup();
+            (a_ids, tr.stats())
+        };
+        let (ids, stats) = run(true);
+        assert_eq!(ids.len(), 1, "A keeps one id on the floor: {ids:?}");
+        assert!(
+            stats.hidden >= 1 && stats.hidden_recovered >= 1,
+            "{stats:?}"
+        );
+        let (ids, _) = run(false);
+        assert_eq!(
+            ids.len(),
+            2,
+            "in the image only A comes back as new: {ids:?}"
+        );
+    }
+
+    #[test]
+    fn the_floor_path_takes_any_box_without_panicking() {
+        let mut tr = Tracker::new(TrackerConfig::default()).unwrap();
+        tr.set_floor(Some(
+            FloorCalibration::from_camera(3.4, 32.0, 100.0, 1280, 720).unwrap(),
+        ));
+        let weird = [
+            BBox::new(-1e30, -1e30, 1e30, 1e30),
+            BBox::new(600.0, -500.0, 640.0, -400.0), // above the horizon
+            BBox::new(0.0, 0.0, 1e-6, 1e-6),
+            BBox::new(f32::NAN, 0.0, 10.0, 10.0),
+            BBox::new(100.0, 100.0, f32::INFINITY, 200.0),
+            BBox::new(600.0, 300.0, 640.0, 720.0), // cut by the bottom edge
+            BBox::new(f32::MAX / 2.0, 0.0, f32::MAX, 1.0),
+        ];
+        for i in 0..40 {
+            let dets: Vec<Detection> = weird
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| (i + k) % 3 != 0)
+                .map(|(_, b)| Detection {
+                    bbox: *b,
+                    score: 0.9,
+                    class_id: 0,
+                })
+                .collect();
+            tr.update(&dets, t(i as i64)).unwrap();
+        }
+        assert!(tr.tracks().len() <= MAX_TRACKS);
+    }
+
     #[test]
     fn low_score_detections_extend_tracks_but_never_start_them() {
         let mut tr = Tracker::new(TrackerConfig::default()).unwrap();
