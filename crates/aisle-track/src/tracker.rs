@@ -14,6 +14,11 @@
 //! 5. matches tentative tracks, starts new tentative tracks from unmatched confident detections,
 //!    and ages tracks through the lifecycle below.
 //!
+//! With a floor calibration ([`Tracker::set_floor`]), the motion stages also refuse detections
+//! out of walking reach of where the track was last seen on the floor, re-identification
+//! measures its reach in metres, and a track lost while a nearer track covers it standing still
+//! is kept ([`TrackerConfig::max_hidden_s`]) and found again where it stood (stage 4a).
+//!
 //! When a track is re-found after missed frames, its filter is re-run along a straight virtual
 //! trajectory between the last and the new observation (OC-SORT *observation-centric
 //! re-update*), so the velocity it carries forward is the one actually observed.
