@@ -4,21 +4,29 @@
 //! calibration.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::cell::Cell;
 
 use aisle_track::{FloorCalibration, Tracker, TrackerConfig};
 use aisle_types::{Appearance, BBox, Detection, MediaTime, APPEARANCE_DIM, COLOURS};
 
 struct Counting;
 
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+// Per thread: only the measured thread's allocations count (the test harness's own threads
+// allocate too, e.g. to report a test running for over 60 s on a loaded machine).
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count_one() {
+    if COUNTING.with(Cell::get) {
+        ALLOCATIONS.with(|a| a.set(a.get() + 1));
+    }
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
+        count_one();
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.alloc(layout) }
     }
@@ -27,9 +35,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
+        count_one();
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -171,8 +177,8 @@ fn steady_state_updates_do_not_allocate() {
         }
         let before = tracker.stats();
         let mut active_max = 0;
-        ALLOCATIONS.store(0, Ordering::SeqCst);
-        COUNTING.store(true, Ordering::SeqCst);
+        ALLOCATIONS.with(|a| a.set(0));
+        COUNTING.with(|c| c.set(true));
         for _ in 0..3 {
             for (f, a) in seq.iter().zip(&apps) {
                 let tracks = tracker
@@ -189,8 +195,8 @@ fn steady_state_updates_do_not_allocate() {
                 tick += 1;
             }
         }
-        COUNTING.store(false, Ordering::SeqCst);
-        let n = ALLOCATIONS.load(Ordering::SeqCst);
+        COUNTING.with(|c| c.set(false));
+        let n = ALLOCATIONS.with(Cell::get);
         let after = tracker.stats();
         // The run really exercised the tracker: many people tracked, tracks born and removed.
         assert!(
