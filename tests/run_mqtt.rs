@@ -517,6 +517,20 @@ fn start_of(rec: &serde_json::Value) -> String {
     rec["window"]["start"].as_str().unwrap().to_string()
 }
 
+/// Ids of the 5 s window records printed from index `from` on whose window started after every
+/// window printed before it: closed after that moment, so never published before it (a record
+/// is published as soon as it is in the spool, and printed after that).
+fn closed_after(printed: &[serde_json::Value], from: usize) -> Vec<String> {
+    let windows = |r: &&serde_json::Value| r["period"] == "window";
+    let last = printed[..from].iter().filter(windows).map(start_of).max();
+    printed[from..]
+        .iter()
+        .filter(windows)
+        .filter(|r| Some(start_of(r)) > last)
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// A broker outage while windows keep closing, then a SIGKILL while publishing and a restart:
 /// after de-duplication by id every window printed arrives, per subject and period in order of
 /// window, and those that waited in the spool come marked historical.
@@ -538,18 +552,14 @@ fn outage_and_sigkill_lose_no_window() {
     broker.stop();
     let before = device.records().len();
     broker::wait_until("two windows closed during the outage", || {
-        let r = device.records();
-        let starts: std::collections::BTreeSet<String> = r[before..]
+        let ids = closed_after(&device.records(), before);
+        let starts: std::collections::BTreeSet<&str> = ids
             .iter()
-            .filter(|r| r["period"] == "window")
-            .map(start_of)
+            .map(|id| id.rsplit('/').next().unwrap())
             .collect();
         starts.len() >= 2
     });
-    let during: Vec<String> = device.records()[before..]
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_string())
-        .collect();
+    let during = closed_after(&device.records(), before);
     broker.restart();
     for id in &during {
         let p = sub.wait_for(&format!("{id} after the outage"), |p| {
@@ -558,14 +568,31 @@ fn outage_and_sigkill_lose_no_window() {
         assert_eq!(json(&p)["historical"], true, "{id} waited in the spool");
     }
 
-    // SIGKILL while records flow, then a restart on the same spool (a new media epoch, so that
-    // the second run's windows have ids of their own).
+    // SIGKILL while records wait for their PUBACK (the broker down again, so some surely do),
+    // then the broker back and a restart on the same spool (a new media epoch, so that the
+    // second run's windows have ids of their own): the waiting records are replayed.
+    broker.stop();
     let n = device.records().len();
-    broker::wait_until("more records", || device.records().len() > n + 3);
+    broker::wait_until("a window closed while the broker is down", || {
+        !closed_after(&device.records(), n).is_empty()
+    });
     device.child.kill().unwrap(); // SIGKILL
     device.child.wait().unwrap();
+    let unacked = closed_after(&device.records(), n);
+    assert!(!unacked.is_empty());
+    broker.restart();
     let first_run = device.records();
     let mut again = Device::start_at(&config, "2026-01-01T05:00:00Z", &["--max-seconds", "6"]);
+    for id in &unacked {
+        let p = sub.wait_for(&format!("{id} after the kill"), |p| {
+            json(p)["id"] == id.as_str()
+        });
+        assert_eq!(
+            json(&p)["historical"],
+            true,
+            "{id} was replayed from the spool"
+        );
+    }
     assert_eq!(again.wait(Duration::from_secs(300)), Some(0));
     let second_run = again.records();
     for rec in first_run.iter().chain(&second_run) {
@@ -623,14 +650,20 @@ fn a_full_spool_evicts_the_oldest_and_health_counts_them() {
     let config = outage_config(dir.path(), port, "spool_max_bytes = 65536\n");
     // No broker yet: every record stays in the 64 KiB spool.
     let mut device = Device::start(&config, &["--loop", "--max-seconds", "3600"]);
-    broker::wait_until("more records than the spool holds", || {
-        device
-            .records()
-            .iter()
-            .map(|r| r.to_string().len())
-            .sum::<usize>()
-            > 3 * 65536
-    });
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while device
+        .records()
+        .iter()
+        .map(|r| r.to_string().len())
+        .sum::<usize>()
+        < 100_000
+    {
+        assert!(
+            Instant::now() < deadline,
+            "fewer records than the spool holds"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let broker = Mosquitto::start_on(port, false);
     let mut sub = Subscriber::connect(port, &format!("{BASE}/#"), None);
     let health = sub.wait_for("a health report with evictions, spool drained", |p| {
