@@ -522,11 +522,13 @@ fn start_of(rec: &serde_json::Value) -> String {
 /// is published as soon as it is in the spool, and printed after that).
 fn closed_after(printed: &[serde_json::Value], from: usize) -> Vec<String> {
     let windows = |r: &&serde_json::Value| r["period"] == "window";
-    let last = printed[..from].iter().filter(windows).map(start_of).max();
+    let Some(last) = printed[..from].iter().filter(windows).map(start_of).max() else {
+        panic!("no window printed before index {from}: nothing to compare with");
+    };
     printed[from..]
         .iter()
         .filter(windows)
-        .filter(|r| Some(start_of(r)) > last)
+        .filter(|r| start_of(r) > last)
         .map(|r| r["id"].as_str().unwrap().to_string())
         .collect()
 }
@@ -547,6 +549,9 @@ fn outage_and_sigkill_lose_no_window() {
     let config = outage_config(dir.path(), port, "");
     let mut device = Device::start(&config, &["--realtime", "--loop", "--max-seconds", "3600"]);
     sub.wait_for("the first records", |_| true);
+    broker::wait_until("a window printed", || {
+        device.records().iter().any(|r| r["period"] == "window")
+    });
 
     // Outage: windows close (and are printed, so durable in the spool) while the broker is down.
     broker.stop();
