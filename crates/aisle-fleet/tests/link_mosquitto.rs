@@ -263,4 +263,28 @@ fn a_killed_device_leaves_the_retained_last_will_offline() {
     let retained = late.wait_for("retained status", |_| true);
     assert!(retained.retain);
     assert_eq!(json(&retained), serde_json::json!({"state": "offline"}));
+
+    // The device comes back: its birth replaces the Last Will.
+    let mut again = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "link_child_process",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(
+            CHILD_ENV,
+            format!("{}:{}", broker.port, dir.path().display()),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let back = sub.wait_for("online again", |p| json(p)["state"] == "online");
+    assert!(back.retain);
+    again.kill().unwrap();
+    again.wait().unwrap();
+    for p in sub.seen.iter().chain(&late.seen) {
+        schemas::validate(topic(p), &p.payload);
+    }
 }
