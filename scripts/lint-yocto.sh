@@ -36,4 +36,17 @@ for release in scarthgap wrynose; do
   fi
 done
 "$REPO/scripts/gen-yocto-crates.py" --check || status=1
+# The aisle recipe's LIC_FILES_CHKSUM hashes lines of the workspace's Cargo.toml: an edit above
+# them breaks the BitBake build, so check it here.
+lic=$(sed -n 's|^LIC_FILES_CHKSUM = "file://Cargo.toml;beginline=\([0-9]*\);endline=\([0-9]*\);md5=\([0-9a-f]*\)"$|\1 \2 \3|p' \
+  recipes-aisle/aisle/aisle_0.1.0.bb)
+read -r first last md5 <<<"$lic"
+if [[ -z ${md5:-} ]]; then
+  log "aisle_0.1.0.bb: no LIC_FILES_CHKSUM on Cargo.toml found"; status=1
+elif [[ $(sed -n "${first},${last}p" "$REPO/Cargo.toml" | md5sum | cut -d' ' -f1) != "$md5" ]]; then
+  log "aisle_0.1.0.bb: LIC_FILES_CHKSUM no longer matches Cargo.toml lines $first-$last ($(sed -n "${first},${last}p" "$REPO/Cargo.toml")): update beginline/endline/md5"
+  status=1
+else
+  log "aisle_0.1.0.bb: LIC_FILES_CHKSUM matches Cargo.toml lines $first-$last"
+fi
 exit "$status"
