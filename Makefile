@@ -9,7 +9,7 @@ CARGO ?= cargo
 VIDEO ?= $(AISLE_CACHE)/media/vtest.mp4
 MODEL ?= centernet
 
-.PHONY: demo detect test test-gpu setup models media build lint fuzz bench goldens check
+.PHONY: demo detect test test-gpu setup models media build lint fuzz bench goldens check appliance-check cross cross-test
 
 ## demo: fetch what is missing, build, and run the whole pipeline (detection, tracking, zone
 ## analytics) on the sample video with the zones of examples/vtest.toml; prints metric records.
@@ -26,8 +26,9 @@ detect: models media build
 NVRTC_LIB_DIR = $(shell $(AISLE_CACHE)/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null)/nvidia/cuda_nvrtc/lib
 
 ## test: fetch what is missing, then formatting, lints, the golden check, bounded fuzzing and every test
-## (aisle-gpu's kernels compiled by NVRTC for sm_87 and sm_72 within their register budget).
-test: models media lint fuzz
+## (aisle-gpu's kernels compiled by NVRTC for sm_87 and sm_72 within their register budget), the
+## appliance checks (systemd units, Yocto layer) and the aarch64 cross build's unit tests under qemu.
+test: models media lint fuzz appliance-check cross-test
 	$(AISLE_CACHE)/venv/bin/python scripts/reference_detect.py --check tests/golden/detect_centernet.json --video $(AISLE_CACHE)/media/vtest.mp4
 	$(AISLE_CACHE)/venv/bin/python scripts/reference_detect.py --check tests/golden/detect_nanodet.json --video $(AISLE_CACHE)/media/vtest.mp4
 	$(AISLE_CACHE)/venv/bin/python scripts/motmetrics_reference.py --check tests/golden/motmetrics.json
@@ -42,6 +43,24 @@ test-gpu: media
 
 setup:
 	scripts/setup.sh
+
+## appliance-check: the systemd units (systemd-analyze verify, and security with exposure <= 4.9),
+## the Yocto layer (oelint-adv; aisle-crates.inc current with Cargo.lock), shellcheck of the
+## appliance scripts, and a dry run of the deploy script.
+appliance-check: setup
+	scripts/check-units.sh
+	scripts/lint-yocto.sh
+	shellcheck -x scripts/check-units.sh scripts/lint-yocto.sh scripts/cross-aarch64.sh scripts/deploy.sh scripts/setup.sh
+	scripts/deploy.sh --dry-run root@jetson.invalid >/dev/null
+
+## cross: the release `aisle` for the Jetson (aarch64-unknown-linux-gnu), without FFmpeg
+## (scripts/cross-aarch64.sh); then `scripts/deploy.sh HOST` installs it.
+cross: setup
+	scripts/cross-aarch64.sh build
+
+## cross-test: the pure crates' unit tests built for aarch64 and run under qemu-aarch64.
+cross-test: setup
+	scripts/cross-aarch64.sh test
 
 models: setup
 	scripts/fetch-models.sh

@@ -2,6 +2,7 @@
 # Prepare a Debian 12 machine for Aisle development. Idempotent; re-runs take about a second.
 #   scripts/setup.sh          Debian packages (needs root or sudo), cargo check, converter venv, ORT library
 #   scripts/setup.sh --venv   only the converter venv and the ORT library (used by fetch-models.sh)
+#   scripts/setup.sh --oelint only the Yocto recipe linter's venv ($AISLE_CACHE/oelint-venv)
 # The venv ($AISLE_VENV) holds TensorFlow + tf2onnx + onnxruntime, used only to convert and check
 # models, py-motmetrics + TrackEval, the references of the MOT metrics' golden check, and the CUDA
 # 12.6 NVRTC library that aisle-gpu's tests compile the kernels with.
@@ -22,6 +23,16 @@ APT_PACKAGES+=(gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base g
 # The MQTT broker of aisle-fleet's tests (one mosquitto per test on a free loopback port) and
 # mosquitto_sub for operators.
 APT_PACKAGES+=(mosquitto mosquitto-clients)
+# The appliance checks of `make test`: systemd-analyze verify/security (offline: no systemd as
+# PID 1 needed), systemd-sysusers and systemd-tmpfiles (scripts/check-units.sh); shellcheck for
+# the deploy and check scripts; the aarch64 cross toolchain and qemu for the cross build and its
+# unit tests under emulation (scripts/cross-aarch64.sh).
+APT_PACKAGES+=(systemd shellcheck gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
+CROSS_TARGET=aarch64-unknown-linux-gnu
+# The Yocto recipe linter (scripts/lint-yocto.sh) in its own small venv, so that bumping it does
+# not rebuild the TensorFlow venv. Its dependencies pinned as resolved on 2026-11-25.
+OELINT_DEPS=("oelint-adv==9.11.2" "oelint-parser==8.13.2" "oelint-data==1.5.26" "anytree==2.13.0"
+  "argcomplete==3.7.2" "colorama==0.4.6" "Deprecated==1.3.1" "regex==2026.9.29" "urllib3==2.8.0" "wrapt==2.5.2")
 ORT_VERSION=1.31.1
 # Pins: changing any line (or the stubs below) changes the stamp and rebuilds the venv.
 PIP_DEPS=("tensorflow-cpu==2.15.1" "numpy==1.26.4" "onnx==1.16.2" "tf2onnx==1.17.0"
@@ -65,6 +76,28 @@ check_cargo() {
     . \"\$HOME/.cargo/env\""
 }
 
+# The Rust standard library for the Jetson (scripts/cross-aarch64.sh).
+add_cross_target() {
+  rustup target list --installed 2>/dev/null | grep -qx "$CROSS_TARGET" && return 0
+  command -v rustup >/dev/null || die "rustup not found: install the $CROSS_TARGET standard library for your toolchain"
+  log "adding the Rust target $CROSS_TARGET"
+  rustup target add "$CROSS_TARGET" || die "rustup target add $CROSS_TARGET failed (network?)"
+}
+
+setup_oelint_venv() {
+  local venv=$AISLE_CACHE/oelint-venv want py
+  py=$(command -v python3) || die "python3 not found: run scripts/setup.sh as root (installs python3-venv)"
+  want=$(printf '%s\n' "$("$py" -V 2>&1)" "${OELINT_DEPS[@]}" | sha256sum | cut -d' ' -f1)
+  [[ -f $venv/.aisle-stamp && $(<"$venv/.aisle-stamp") == "$want" ]] && return 0
+  log "creating the oelint-adv venv $venv"
+  rm -rf "$venv"
+  "$py" -m venv "$venv" || die "python3 -m venv failed: run scripts/setup.sh as root (installs python3-venv)"
+  "$venv/bin/pip" install -q --cache-dir "$AISLE_CACHE/pip-cache" --disable-pip-version-check --no-deps "${OELINT_DEPS[@]}" \
+    || die "pip install oelint-adv failed (network? PyPI?); re-run scripts/setup.sh --oelint"
+  "$venv/bin/oelint-adv" --version >/dev/null || die "oelint-adv in $venv does not run: rm -rf $venv and re-run"
+  echo "$want" >"$venv/.aisle-stamp"
+}
+
 setup_venv() {
   local stamp=$AISLE_VENV/.aisle-stamp want py sp s
   py=$(command -v python3) || die "python3 not found: run scripts/setup.sh as root (installs python3-venv)"
@@ -101,9 +134,15 @@ install_ort_lib() {
   [[ $(readlink "$lib/libonnxruntime.so" 2>/dev/null) == "$name" ]] || ln -sfn "$name" "$lib/libonnxruntime.so"
 }
 
+if [[ ${1:-} == --oelint ]]; then
+  setup_oelint_venv
+  exit 0
+fi
 if [[ ${1:-} != --venv ]]; then
   install_debian_packages
   check_cargo
+  add_cross_target
+  setup_oelint_venv
 fi
 setup_venv
 install_ort_lib
