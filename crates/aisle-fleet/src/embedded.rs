@@ -68,7 +68,16 @@ impl EmbeddedBroker {
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
+
+    /// Before the process exits: waits [`CLOSE_GRACE`] so that connected subscribers receive
+    /// the last messages (the `stopped` status); the broker itself ends with the process.
+    pub fn close(self) {
+        std::thread::sleep(CLOSE_GRACE);
+    }
 }
+
+/// How long [`EmbeddedBroker::close`] lets the broker forward its last messages.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 fn broker_config(addr: SocketAddr) -> rumqttd::Config {
     let connections = rumqttd::ConnectionSettings {

@@ -45,6 +45,11 @@ pub struct RunArgs {
     /// Stop each camera after this many seconds of video (from its first frame).
     #[arg(long, value_name = "S")]
     max_seconds: Option<f64>,
+    /// Publish to an MQTT broker started inside this process on 127.0.0.1:PORT (default 1883),
+    /// as site `demo`, device `demo`, when the config has no `[mqtt]` section (with one, it
+    /// must say `broker = "embedded"`). Watch it with `aisle watch`.
+    #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "1883")]
+    embedded_broker: Option<u16>,
 }
 
 /// What one camera did, for the closing log line.
@@ -62,7 +67,10 @@ pub fn run(config_path: Option<&Path>, args: &RunArgs) -> Result<ExitCode> {
     let Some(path) = config_path else {
         bail!("aisle run needs --config FILE (with [[cameras]], [[zones]] and [[lines]])");
     };
-    let config = crate::pipeline::load_config(Some(path))?;
+    let mut config = crate::pipeline::load_config(Some(path))?;
+    if let Some(port) = args.embedded_broker {
+        use_embedded_broker(&mut config, path, port)?;
+    }
     if let Some(s) = args.max_seconds {
         if !(s.is_finite() && s > 0.0) {
             bail!("--max-seconds {s} must be a positive number of seconds");
@@ -79,7 +87,7 @@ pub fn run(config_path: Option<&Path>, args: &RunArgs) -> Result<ExitCode> {
         new_analytics(&config, path, &cam.id, 1920, 1080, 0)?;
     }
     let tracker = crate::pipeline::tracker_config(&config);
-    let link = open_link(&config)?;
+    let (link, broker) = open_link(&config)?;
     let out = Arc::new(Sink {
         out: Mutex::new(std::io::stdout()),
         link,
@@ -114,6 +122,9 @@ pub fn run(config_path: Option<&Path>, args: &RunArgs) -> Result<ExitCode> {
     // Every camera is done: let the link deliver what is spooled, then say `stopped`.
     if let Some(link) = Arc::into_inner(out).and_then(|sink| sink.link) {
         close_link(link);
+    }
+    if let Some(broker) = broker {
+        broker.close();
     }
     let mut failed = None;
     let mut decode_errors = 0;
@@ -153,6 +164,26 @@ pub fn run(config_path: Option<&Path>, args: &RunArgs) -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--embedded-broker PORT`: `[mqtt]` becomes the embedded broker on `port` (site and device
+/// `demo`) when the config has none; a config that names another broker is an error.
+fn use_embedded_broker(config: &mut Config, path: &Path, port: u16) -> Result<()> {
+    if port == 0 {
+        bail!("--embedded-broker 0: the port must be in 1..=65535");
+    }
+    match &mut config.mqtt {
+        None => {
+            config.mqtt = Some(aisle_config::MqttConfig::embedded("demo", "demo", port));
+        }
+        Some(m) if m.is_embedded() => m.embedded_port = Some(port),
+        Some(m) => bail!(
+            "--embedded-broker: {} already publishes to mqtt.broker = {:?}; remove the flag or set broker = \"embedded\"",
+            path.display(),
+            m.broker
+        ),
+    }
+    Ok(())
 }
 
 /// The cameras to run: `wanted` ones (in config order) or all; errors name the config file.
@@ -205,15 +236,33 @@ pub fn new_analytics(
     .with_context(|| format!("config file {}: analytics set-up", path.display()))
 }
 
-/// The MQTT link of `[mqtt]` (spool opened, connecting in the background), or `None`.
-fn open_link(config: &Config) -> Result<Option<aisle_fleet::LinkHandle>> {
+/// The MQTT link of `[mqtt]` (spool opened, connecting in the background), or `None`. With
+/// `broker = "embedded"` the embedded broker is started first, on 127.0.0.1 only.
+fn open_link(
+    config: &Config,
+) -> Result<(
+    Option<aisle_fleet::LinkHandle>,
+    Option<aisle_fleet::embedded::EmbeddedBroker>,
+)> {
     let Some(link_config) =
         aisle_fleet::LinkConfig::from_config(config, env!("CARGO_PKG_VERSION"))?
     else {
-        return Ok(None);
+        return Ok((None, None));
     };
     let (Some(m), Some(dir)) = (&config.mqtt, config.spool_dir()) else {
-        return Ok(None);
+        return Ok((None, None));
+    };
+    let broker = if m.is_embedded() {
+        // Lives until the process exits; the link below connects to it like to any broker.
+        let broker = aisle_fleet::embedded::EmbeddedBroker::start(m.embedded_port())?;
+        tracing::info!(
+            "embedded MQTT broker on {}: `aisle watch --broker mqtt://{}` shows the metrics",
+            broker.addr(),
+            broker.addr()
+        );
+        Some(broker)
+    } else {
+        None
     };
     let (spool, recovery) = aisle_fleet::Spool::open(
         &dir,
@@ -221,7 +270,7 @@ fn open_link(config: &Config) -> Result<Option<aisle_fleet::LinkHandle>> {
     )
     .with_context(|| format!("opening the MQTT spool {}", dir.display()))?;
     tracing::info!(spool = %dir.display(), ?recovery, "MQTT spool opened");
-    Ok(Some(aisle_fleet::Link::spawn(link_config, spool)?))
+    Ok((Some(aisle_fleet::Link::spawn(link_config, spool)?), broker))
 }
 
 /// How long the end of a run waits for the broker to take what is still spooled.
@@ -686,5 +735,29 @@ mod tests {
         }
         let now = unix_ms(SystemTime::now());
         assert!((parse_start("now").unwrap() - now).abs() < 60_000);
+    }
+
+    #[test]
+    fn the_embedded_broker_flag() {
+        let path = Path::new("site.toml");
+        let mut c = Config::parse("", "t").unwrap();
+        use_embedded_broker(&mut c, path, 18830).unwrap();
+        let m = c.mqtt.as_ref().unwrap();
+        assert!(m.is_embedded() && m.site == "demo" && m.device == "demo");
+        assert_eq!(m.broker_addr().unwrap().port, 18830);
+        c.validate("t").unwrap();
+        let mut c = Config::parse(
+            "[mqtt]\nbroker = \"mqtt://10.0.0.2\"\nsite = \"s\"\ndevice = \"d\"\n",
+            "t",
+        )
+        .unwrap();
+        let e = use_embedded_broker(&mut c, path, 1883)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("site.toml") && e.contains("mqtt://10.0.0.2"),
+            "{e}"
+        );
+        assert!(use_embedded_broker(&mut c, path, 0).is_err());
     }
 }
