@@ -183,6 +183,8 @@ pub struct LinkStatus {
     /// Why the last connection attempt failed or the last connection was lost (cleared by the
     /// next successful connection).
     pub last_error: Option<String>,
+    /// Connection attempts that failed and connections lost, since the start.
+    pub connection_errors: u64,
     pub counters: LinkCounters,
     pub spool: SpoolStats,
 }
@@ -341,7 +343,11 @@ async fn run(
                         } else {
                             tracing::warn!(%error, broker = %format!("{}:{}", cfg.host, cfg.port), "mqtt: cannot connect; retrying");
                         }
-                        status.lock().expect("link status").last_error = Some(error.clone());
+                        {
+                            let mut s = status.lock().expect("link status");
+                            s.last_error = Some(error.clone());
+                            s.connection_errors += 1;
+                        }
                         last_error = Some(error);
                         state.disconnected();
                         break;
