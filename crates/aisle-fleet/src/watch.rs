@@ -528,6 +528,56 @@ mod tests {
     }
 
     #[test]
+    fn mutated_messages_never_panic() {
+        // Deterministic byte mutations of real payloads and topics (xorshift, fixed seed).
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let status = br#"{"state":"online","version":"0.1.0","cameras":["cam1"]}"#;
+        const JSON_BYTES: &[u8] = b"{}[]\",:0-e\x00";
+        let mut s = WatchState::new();
+        for k in 0..5000 {
+            let (topic, base): (&str, &[u8]) = if k % 3 == 0 {
+                ("aisle/v1/s1/dev1/status", status)
+            } else {
+                ("aisle/v1/s1/dev1/cam1/door/metrics", ZONE.as_bytes())
+            };
+            let mut payload = base.to_vec();
+            let mut topic = topic.as_bytes().to_vec();
+            for _ in 0..1 + next() % 4 {
+                let r = next() as usize;
+                match r % 4 {
+                    0 if !payload.is_empty() => {
+                        let at = r / 4 % payload.len();
+                        payload[at] = (r >> 20) as u8;
+                    }
+                    0 | 1 => payload.truncate(r / 4 % (payload.len() + 1)),
+                    2 => payload.insert(
+                        r / 4 % (payload.len() + 1),
+                        JSON_BYTES[r / 8 % JSON_BYTES.len()],
+                    ),
+                    _ => {
+                        let at = r / 4 % topic.len();
+                        topic[at] = b"/+#a\x1b"[r / 8 % 5];
+                    }
+                }
+            }
+            s.apply(&String::from_utf8_lossy(&topic), &payload);
+            assert!(!s.render().contains('\u{1b}'));
+        }
+        assert!(
+            s.malformed > 0 && s.malformed < s.messages,
+            "{} of {}",
+            s.malformed,
+            s.messages
+        );
+    }
+
+    #[test]
     fn malformed_messages_are_counted_never_fatal() {
         let mut s = WatchState::new();
         let bad: [(&str, &[u8], &str); 7] = [
