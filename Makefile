@@ -12,9 +12,12 @@ MODEL ?= centernet
 .PHONY: demo detect test test-gpu setup models media build lint fuzz bench goldens check appliance-check cross cross-test
 
 ## demo: fetch what is missing, build, and run the whole pipeline (detection, tracking, zone
-## analytics) on the sample video with the zones of examples/vtest.toml; prints metric records.
+## analytics) on the sample video with the zones of examples/vtest.toml; prints metric records
+## and publishes them to the embedded MQTT broker on 127.0.0.1:$(DEMO_MQTT_PORT) (watch them with
+## `aisle watch`, started first in another terminal).
+DEMO_MQTT_PORT ?= 1883
 demo: models media build
-	$(CARGO) run --release -q -p aisled -- run --config examples/vtest.toml
+	$(CARGO) run --release -q -p aisled -- run --config examples/vtest.toml --embedded-broker $(DEMO_MQTT_PORT)
 
 ## detect: per-frame person counts in VIDEO with MODEL.
 detect: models media build

@@ -157,8 +157,27 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MqttConfig {
-    /// `mqtt://host[:port]` (default port 1883) or `mqtts://host[:port]` (8883).
+    /// `mqtt://host[:port]` (default port 1883), `mqtts://host[:port]` (8883, TLS), or
+    /// `embedded`: an MQTT broker inside `aisle run`, on 127.0.0.1:`embedded_port` only.
     pub broker: String,
+    /// Port of the embedded broker (only with `broker = "embedded"`; default 1883).
+    #[serde(default)]
+    pub embedded_port: Option<u16>,
+    /// PEM file of the CA certificate(s) that sign the broker's certificate (only with
+    /// `mqtts://`). Default: the system's trust store.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// PEM file of the device's client certificate (chain) for mutual TLS; needs
+    /// `client_key_file` (only with `mqtts://`).
+    #[serde(default)]
+    pub client_cert_file: Option<PathBuf>,
+    /// PEM file of the private key of `client_cert_file` (PKCS#8, PKCS#1 or SEC1).
+    #[serde(default)]
+    pub client_key_file: Option<PathBuf>,
+    /// File holding the MQTT user name and password: one line `user:password`, or the lines
+    /// `username=...` and `password=...`.
+    #[serde(default)]
+    pub credentials_file: Option<PathBuf>,
     /// Site name, a topic level: a-z 0-9 _ -.
     pub site: String,
     /// Device name, a topic level: a-z 0-9 _ -.
@@ -265,10 +284,54 @@ impl BrokerAddr {
     }
 }
 
+/// The value of `mqtt.broker` that selects the embedded broker.
+pub const EMBEDDED_BROKER: &str = "embedded";
+/// Default port of the embedded broker.
+pub const DEFAULT_EMBEDDED_PORT: u16 = 1883;
+
 impl MqttConfig {
-    /// The broker address (valid after [`Config::validate`]).
+    /// The broker address (valid after [`Config::validate`]); the embedded broker is
+    /// `127.0.0.1:<embedded_port>`, without TLS.
     pub fn broker_addr(&self) -> Result<BrokerAddr, String> {
+        if self.is_embedded() {
+            return Ok(BrokerAddr {
+                tls: false,
+                host: "127.0.0.1".into(),
+                port: self.embedded_port(),
+            });
+        }
         BrokerAddr::parse(&self.broker)
+    }
+
+    /// `[mqtt]` with the embedded broker on `port` and every other key at its default (what
+    /// `aisle run --embedded-broker` uses when the config has no `[mqtt]`).
+    pub fn embedded(site: &str, device: &str, port: u16) -> Self {
+        Self {
+            broker: EMBEDDED_BROKER.into(),
+            embedded_port: Some(port),
+            ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
+            credentials_file: None,
+            site: site.into(),
+            device: device.into(),
+            client_id: None,
+            keep_alive_s: default_keep_alive_s(),
+            spool_dir: None,
+            spool_max_bytes: default_spool_max_bytes(),
+            health_interval_s: default_health_interval_s(),
+            metrics_expiry_s: default_metrics_expiry_s(),
+        }
+    }
+
+    /// `broker = "embedded"`: `aisle run` starts its own broker on loopback.
+    pub fn is_embedded(&self) -> bool {
+        self.broker == EMBEDDED_BROKER
+    }
+
+    /// `embedded_port`, else 1883.
+    pub fn embedded_port(&self) -> u16 {
+        self.embedded_port.unwrap_or(DEFAULT_EMBEDDED_PORT)
     }
 
     /// `client_id`, else `aisle-<device>`.
@@ -736,8 +799,78 @@ impl Config {
             value,
             reason,
         };
-        if let Err(reason) = m.broker_addr() {
-            return Err(invalid("mqtt.broker", format!("{:?}", m.broker), reason));
+        let addr = match m.broker_addr() {
+            Ok(a) => a,
+            Err(reason) => {
+                return Err(invalid(
+                    "mqtt.broker",
+                    format!("{:?}", m.broker),
+                    format!("{reason}, or be \"{EMBEDDED_BROKER}\""),
+                ))
+            }
+        };
+        if let Some(port) = m.embedded_port {
+            if !m.is_embedded() {
+                return Err(invalid(
+                    "mqtt.embedded_port",
+                    port.to_string(),
+                    format!("only with broker = \"{EMBEDDED_BROKER}\""),
+                ));
+            }
+            if port == 0 {
+                return Err(invalid(
+                    "mqtt.embedded_port",
+                    "0".into(),
+                    "must be in 1..=65535".into(),
+                ));
+            }
+        }
+        let files = [
+            ("mqtt.ca_file", &m.ca_file),
+            ("mqtt.client_cert_file", &m.client_cert_file),
+            ("mqtt.client_key_file", &m.client_key_file),
+            ("mqtt.credentials_file", &m.credentials_file),
+        ];
+        for (key, file) in files {
+            let Some(file) = file else { continue };
+            let shown = format!("{:?}", file.display().to_string());
+            if file.as_os_str().is_empty() {
+                return Err(invalid(key, shown, "is empty: name a file".into()));
+            }
+            if m.is_embedded() {
+                return Err(invalid(
+                    key,
+                    shown,
+                    "the embedded broker is plain MQTT on loopback without authentication: remove this key, or point `mqtt.broker` at an external broker".into(),
+                ));
+            }
+            if !addr.tls && key != "mqtt.credentials_file" {
+                return Err(invalid(
+                    key,
+                    shown,
+                    format!(
+                        "TLS settings need an mqtts:// broker (mqtt.broker is {:?})",
+                        m.broker
+                    ),
+                ));
+            }
+        }
+        match (&m.client_cert_file, &m.client_key_file) {
+            (Some(cert), None) => {
+                return Err(invalid(
+                    "mqtt.client_cert_file",
+                    format!("{:?}", cert.display().to_string()),
+                    "needs `mqtt.client_key_file` (the certificate's private key)".into(),
+                ))
+            }
+            (None, Some(key)) => {
+                return Err(invalid(
+                    "mqtt.client_key_file",
+                    format!("{:?}", key.display().to_string()),
+                    "needs `mqtt.client_cert_file` (the certificate of this key)".into(),
+                ))
+            }
+            _ => {}
         }
         for (key, v) in [("mqtt.site", &m.site), ("mqtt.device", &m.device)] {
             if !is_id(v) {
@@ -1228,6 +1361,24 @@ impl Config {
             Some(v) if !v.is_empty() => PathBuf::from(v).join("spool"),
             _ => self.cache_dir().join("spool"),
         })
+    }
+
+    /// Where a file named by an `[mqtt]` key (`ca_file`, `client_cert_file`,
+    /// `client_key_file`, `credentials_file`) is: an absolute path as it is, `~/...` in the home
+    /// directory, any other relative path in the credentials directory
+    /// ([`Config::credentials_dir`], i.e. `$CREDENTIALS_DIRECTORY` under systemd's
+    /// `LoadCredential=`). `Err` says why a relative path cannot be resolved.
+    pub fn mqtt_file(&self, key: &str, file: &Path) -> Result<PathBuf, String> {
+        if file.is_absolute() || file.starts_with("~") {
+            return Ok(expand_home(file));
+        }
+        match self.credentials_dir() {
+            Some(dir) => Ok(dir.join(file)),
+            None => Err(format!(
+                "{key} = {:?} is a relative path, which names a file in the credentials directory, and none is set: give an absolute path, set `runtime.credentials_dir`, or run under systemd with `LoadCredential=` (which sets ${CREDENTIALS_DIR_ENV})",
+                file.display().to_string()
+            )),
+        }
     }
 
     /// Where converted models are looked up.
@@ -2408,6 +2559,115 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("missing field `broker`"), "{err}");
+    }
+
+    #[test]
+    fn mqtt_tls_credentials_and_the_embedded_broker() {
+        let tls = "[mqtt]\nbroker = \"mqtts://b.example\"\nsite = \"s1\"\ndevice = \"d1\"\n";
+        let c = Config::parse(
+            &format!(
+                "{tls}ca_file = \"/etc/aisle/ca.pem\"\nclient_cert_file = \"dev.pem\"\n\
+                 client_key_file = \"dev.key\"\ncredentials_file = \"mqtt\"\n\
+                 [runtime]\ncredentials_dir = \"/run/creds\"\n"
+            ),
+            "t",
+        )
+        .unwrap();
+        let m = c.mqtt.as_ref().unwrap();
+        let file = |p: &Option<PathBuf>| c.mqtt_file("k", p.as_deref().unwrap()).unwrap();
+        assert_eq!(file(&m.ca_file), PathBuf::from("/etc/aisle/ca.pem"));
+        assert_eq!(
+            file(&m.client_cert_file),
+            PathBuf::from("/run/creds/dev.pem")
+        );
+        assert_eq!(file(&m.credentials_file), PathBuf::from("/run/creds/mqtt"));
+        if std::env::var_os(CREDENTIALS_DIR_ENV).is_none() {
+            let c = Config::parse(&format!("{tls}credentials_file = \"mqtt\"\n"), "t").unwrap();
+            let err = c
+                .mqtt_file("mqtt.credentials_file", Path::new("mqtt"))
+                .unwrap_err();
+            assert!(
+                err.contains("mqtt.credentials_file") && err.contains("CREDENTIALS_DIRECTORY"),
+                "{err}"
+            );
+        }
+        // Plain MQTT may carry a user name and password (e.g. to a broker on the site's LAN).
+        Config::parse(
+            &format!("{MQTT}credentials_file = \"/etc/aisle/mqtt\"\n"),
+            "t",
+        )
+        .unwrap();
+
+        let c = Config::parse(
+            "[mqtt]\nbroker = \"embedded\"\nsite = \"s\"\ndevice = \"d\"\n",
+            "t",
+        )
+        .unwrap();
+        let m = c.mqtt.as_ref().unwrap();
+        assert!(m.is_embedded());
+        assert_eq!(
+            m.broker_addr().unwrap(),
+            BrokerAddr {
+                tls: false,
+                host: "127.0.0.1".into(),
+                port: 1883
+            }
+        );
+        let c = Config::parse(
+            "[mqtt]\nbroker = \"embedded\"\nembedded_port = 18830\nsite = \"s\"\ndevice = \"d\"\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.mqtt.unwrap().broker_addr().unwrap().port, 18830);
+
+        let embedded = "[mqtt]\nbroker = \"embedded\"\nsite = \"s\"\ndevice = \"d\"\n";
+        let cases = [
+            (
+                format!("{MQTT}ca_file = \"/ca.pem\"\n"),
+                "`mqtt.ca_file`",
+                "mqtts://",
+            ),
+            (
+                format!("{MQTT}client_cert_file = \"/c.pem\"\nclient_key_file = \"/k.pem\"\n"),
+                "`mqtt.client_cert_file`",
+                "mqtts://",
+            ),
+            (
+                format!("{tls}client_cert_file = \"/c.pem\"\n"),
+                "`mqtt.client_cert_file`",
+                "client_key_file",
+            ),
+            (
+                format!("{tls}client_key_file = \"/k.pem\"\n"),
+                "`mqtt.client_key_file`",
+                "client_cert_file",
+            ),
+            (format!("{tls}ca_file = \"\"\n"), "`mqtt.ca_file`", "empty"),
+            (
+                format!("{MQTT}embedded_port = 1884\n"),
+                "`mqtt.embedded_port`",
+                "embedded",
+            ),
+            (
+                format!("{embedded}embedded_port = 0\n"),
+                "`mqtt.embedded_port`",
+                "65535",
+            ),
+            (
+                format!("{embedded}credentials_file = \"/x\"\n"),
+                "`mqtt.credentials_file`",
+                "embedded broker",
+            ),
+            (
+                "[mqtt]\nbroker = \"embeded\"\nsite = \"s\"\ndevice = \"d\"\n".to_string(),
+                "`mqtt.broker`",
+                "\"embedded\"",
+            ),
+        ];
+        for (text, key, reason) in cases {
+            let err = Config::parse(&text, "t").unwrap_err().to_string();
+            assert!(err.contains(key) && err.contains(reason), "{text}: {err}");
+        }
     }
 
     #[test]

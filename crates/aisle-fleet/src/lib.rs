@@ -14,7 +14,9 @@
 //!
 //! The topic tree is [`topics`]; the MQTT 5 client is [`link`]: a pure state machine
 //! ([`link::state::LinkState`]: birth, replay, packet id to spool entry, PUBACK to spool ack,
-//! clean shutdown) driven by a thin tokio + `rumqttc` shell ([`Link::spawn`]).
+//! clean shutdown) driven by a thin tokio + `rumqttc` shell ([`Link::spawn`]). TLS, mutual TLS
+//! and credentials are [`security`]; [`watch`] is the model and rendering of `aisle watch`'s
+//! table; `embedded` (feature `embedded-broker`) is the broker of `mqtt.broker = "embedded"`.
 //!
 //! **No video leaves the device.** This crate sees only aggregates (`aisle_types::metrics`) and
 //! must never depend, directly or transitively, on `aisle-video`, `aisle-gpu`, `aisle-infer` or
@@ -25,15 +27,20 @@
 #![forbid(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod command;
+#[cfg(feature = "embedded-broker")]
+pub mod embedded;
 pub mod historical;
 pub mod link;
 pub mod payload;
+pub mod security;
 pub mod spool;
 pub mod topics;
+pub mod watch;
 
 pub use historical::{mark_historical, HistoricalError};
 pub use link::{
     CommandQueue, CommandRequest, CommandSetup, Link, LinkConfig, LinkError, LinkHandle,
     LinkStatus, LIVE_EXPIRY_S, LIVE_REFRESH_S,
 };
+pub use security::{Credentials, FileSetting, MqttSecurity, SecurityError, SecurityFiles};
 pub use spool::{Entry, Recovery, Seq, Spool, SpoolError, SpoolOptions, SpoolStats};

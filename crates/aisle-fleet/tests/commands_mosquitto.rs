@@ -35,6 +35,7 @@ fn link_config(port: u16) -> LinkConfig {
         reconnect_min: Duration::from_millis(50),
         reconnect_max: Duration::from_millis(200),
         shutdown_timeout: Duration::from_secs(5),
+        security: Default::default(),
     }
 }
 

@@ -13,6 +13,8 @@
 //!   taking commands: exit status 75 after a `restart` command).
 //! - `aisle replay`: a MOTChallenge detection file -> tracker -> zone analytics -> JSON lines.
 //! - `aisle schema`: the JSON Schema of the metric records.
+//! - `aisle watch`: subscribe to the MQTT topic tree and show the latest zone figures and device
+//!   states as a live table.
 
 mod check;
 mod detect;
@@ -25,6 +27,7 @@ mod run;
 mod schema;
 mod supervisor;
 mod track;
+mod watch;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -66,6 +69,9 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Print the JSON Schema of the metric records.
     Schema(schema::SchemaArgs),
+    /// Show the live zone metrics and device states published on an MQTT broker as a table
+    /// (default broker: the embedded one, mqtt://127.0.0.1:1883).
+    Watch(watch::WatchArgs),
 }
 
 fn main() -> ExitCode {
@@ -74,7 +80,9 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("AISLE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // The embedded broker (rumqttd) logs ordinary disconnections as errors: its
+                // logs are off unless asked for (`AISLE_LOG=warn,rumqttd=info`).
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rumqttd=off")),
         )
         .init();
     let cli = Cli::parse();
@@ -87,6 +95,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(cli.config.as_deref(), &args),
         Command::Replay(args) => replay::run(cli.config.as_deref(), &args),
         Command::Schema(args) => schema::run(&args),
+        Command::Watch(args) => watch::run(cli.config.as_deref(), &args),
     };
     match result {
         Ok(code) => code,

@@ -30,6 +30,7 @@ use crate::health::{Board, LivePublisher, Stage};
 use crate::supervisor::{self, Shared};
 use aisle_analytics::{AnalyticsError, CameraAnalytics, TrackPoint};
 use aisle_config::{CameraConfig, Config};
+use aisle_fleet::embedded::EmbeddedBroker;
 use aisle_track::{Tracker, TrackerConfig};
 use aisle_types::metrics::MetricRecord;
 use aisle_types::{MediaTime, Nv12Frame};
@@ -61,6 +62,11 @@ pub struct RunArgs {
     /// `restart` command or Ctrl-C).
     #[arg(long = "loop")]
     loop_files: bool,
+    /// Publish to an MQTT broker started inside this process on 127.0.0.1:PORT (default 1883),
+    /// as site `demo`, device `demo`, when the config has no `[mqtt]` section (with one, it
+    /// must say `broker = "embedded"`). Watch it with `aisle watch`.
+    #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "1883")]
+    embedded_broker: Option<u16>,
 }
 
 /// What one camera did, for the closing log line.
@@ -79,7 +85,10 @@ pub fn run(config_path: Option<&Path>, args: &RunArgs) -> Result<ExitCode> {
     let Some(path) = config_path else {
         bail!("aisle run needs --config FILE (with [[cameras]], [[zones]] and [[lines]])");
     };
-    let config = crate::pipeline::load_config(Some(path))?;
+    let mut config = crate::pipeline::load_config(Some(path))?;
+    if let Some(port) = args.embedded_broker {
+        use_embedded_broker(&mut config, path, port)?;
+    }
     if let Some(s) = args.max_seconds {
         if !(s.is_finite() && s > 0.0) {
             bail!("--max-seconds {s} must be a positive number of seconds");
@@ -96,9 +105,9 @@ pub fn run(config_path: Option<&Path>, args: &RunArgs) -> Result<ExitCode> {
         new_analytics(&config, path, &cam.id, 1920, 1080, 0)?;
     }
     let tracker = crate::pipeline::tracker_config(&config);
-    let (link, commands) = match open_link(&config)? {
-        Some((link, queue)) => (Some(link), Some(queue)),
-        None => (None, None),
+    let (link, commands, broker) = match open_link(&config)? {
+        (Some((link, queue)), broker) => (Some(link), Some(queue), broker),
+        (None, broker) => (None, None, broker),
     };
     let out = Arc::new(Sink {
         out: Mutex::new(std::io::stdout()),
@@ -184,6 +193,9 @@ pub fn run(config_path: Option<&Path>, args: &RunArgs) -> Result<ExitCode> {
     if let Some(link) = Arc::into_inner(out).and_then(|sink| sink.link) {
         close_link(link);
     }
+    if let Some(broker) = broker {
+        broker.close();
+    }
     let mut failed = None;
     let mut decode_errors = 0;
     for (id, r) in results {
@@ -229,6 +241,26 @@ pub fn run(config_path: Option<&Path>, args: &RunArgs) -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--embedded-broker PORT`: `[mqtt]` becomes the embedded broker on `port` (site and device
+/// `demo`) when the config has none; a config that names another broker is an error.
+fn use_embedded_broker(config: &mut Config, path: &Path, port: u16) -> Result<()> {
+    if port == 0 {
+        bail!("--embedded-broker 0: the port must be in 1..=65535");
+    }
+    match &mut config.mqtt {
+        None => {
+            config.mqtt = Some(aisle_config::MqttConfig::embedded("demo", "demo", port));
+        }
+        Some(m) if m.is_embedded() => m.embedded_port = Some(port),
+        Some(m) => bail!(
+            "--embedded-broker: {} already publishes to mqtt.broker = {:?}; remove the flag or set broker = \"embedded\"",
+            path.display(),
+            m.broker
+        ),
+    }
+    Ok(())
 }
 
 /// The cameras to run: `wanted` ones (in config order) or all; errors name the config file.
@@ -281,6 +313,9 @@ pub fn new_analytics(
     .with_context(|| format!("config file {}: analytics set-up", path.display()))
 }
 
+/// The MQTT link and the queue of the commands it receives.
+type LinkWithCommands = (aisle_fleet::LinkHandle, aisle_fleet::CommandQueue);
+
 /// When the process started (`ping` reports the uptime from it).
 fn process_start() -> Instant {
     static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
@@ -288,18 +323,29 @@ fn process_start() -> Instant {
 }
 
 /// The MQTT link of `[mqtt]` (spool opened, connecting in the background) with its command
-/// queue, or `None`.
-fn open_link(
-    config: &Config,
-) -> Result<Option<(aisle_fleet::LinkHandle, aisle_fleet::CommandQueue)>> {
+/// queue, or `None`. With `broker = "embedded"` the embedded broker is started first, on
+/// 127.0.0.1 only.
+fn open_link(config: &Config) -> Result<(Option<LinkWithCommands>, Option<EmbeddedBroker>)> {
     let started = process_start();
     let Some(link_config) =
         aisle_fleet::LinkConfig::from_config(config, env!("CARGO_PKG_VERSION"))?
     else {
-        return Ok(None);
+        return Ok((None, None));
     };
     let (Some(m), Some(dir)) = (&config.mqtt, config.spool_dir()) else {
-        return Ok(None);
+        return Ok((None, None));
+    };
+    let broker = if m.is_embedded() {
+        // Lives until the process exits; the link below connects to it like to any broker.
+        let broker = aisle_fleet::embedded::EmbeddedBroker::start(m.embedded_port())?;
+        tracing::info!(
+            "embedded MQTT broker on {}: `aisle watch --broker mqtt://{}` shows the metrics",
+            broker.addr(),
+            broker.addr()
+        );
+        Some(broker)
+    } else {
+        None
     };
     let (spool, recovery) = aisle_fleet::Spool::open(
         &dir,
@@ -316,11 +362,14 @@ fn open_link(
         config: aisle_fleet::command::EffectiveConfig::new(config),
         started,
     };
-    Ok(Some(aisle_fleet::Link::spawn_with_commands(
-        link_config,
-        spool,
-        setup,
-    )?))
+    Ok((
+        Some(aisle_fleet::Link::spawn_with_commands(
+            link_config,
+            spool,
+            setup,
+        )?),
+        broker,
+    ))
 }
 
 /// How long the end of a run waits for the broker to take what is still spooled.
@@ -945,5 +994,29 @@ mod tests {
         }
         let now = unix_ms(SystemTime::now());
         assert!((parse_start("now").unwrap() - now).abs() < 60_000);
+    }
+
+    #[test]
+    fn the_embedded_broker_flag() {
+        let path = Path::new("site.toml");
+        let mut c = Config::parse("", "t").unwrap();
+        use_embedded_broker(&mut c, path, 18830).unwrap();
+        let m = c.mqtt.as_ref().unwrap();
+        assert!(m.is_embedded() && m.site == "demo" && m.device == "demo");
+        assert_eq!(m.broker_addr().unwrap().port, 18830);
+        c.validate("t").unwrap();
+        let mut c = Config::parse(
+            "[mqtt]\nbroker = \"mqtt://10.0.0.2\"\nsite = \"s\"\ndevice = \"d\"\n",
+            "t",
+        )
+        .unwrap();
+        let e = use_embedded_broker(&mut c, path, 1883)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("site.toml") && e.contains("mqtt://10.0.0.2"),
+            "{e}"
+        );
+        assert!(use_embedded_broker(&mut c, path, 0).is_err());
     }
 }

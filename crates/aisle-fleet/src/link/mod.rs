@@ -30,7 +30,11 @@
 //! next. The latest `live` message of every zone is kept and published again (retained) after
 //! each birth.
 //!
-//! Not yet: TLS, credentials.
+//! TLS (`mqtts://`, with a CA file or the system's roots, and a client certificate for mutual
+//! TLS) and a user name and password come from [`crate::security`], loaded once at start-up by
+//! [`LinkConfig::from_config`]. A connection that fails (refused, TLS handshake, bad credentials)
+//! is logged (a warning when the reason changes), shown in [`LinkStatus::last_error`] and retried
+//! with the back-off; records stay spooled meanwhile.
 
 pub mod commands;
 pub mod state;
@@ -44,11 +48,12 @@ use aisle_types::metrics::MetricRecord;
 use rumqttc::v5::mqttbytes::v5::{LastWill, PubAckReason, PublishProperties};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, ClientError, ConnectionError, Event, MqttOptions};
-use rumqttc::Outgoing;
+use rumqttc::{Outgoing, TlsConfiguration, Transport};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::command::{Authorizer, EffectiveConfig};
 use crate::payload::{Health, Live, Status, StatusState};
+use crate::security::{MqttSecurity, SecurityError};
 use crate::spool::{Seq, Spool, SpoolError, SpoolStats};
 use crate::topics::{TopicError, Topics};
 use commands::CmdShell;
@@ -73,6 +78,8 @@ pub struct LinkConfig {
     pub reconnect_max: Duration,
     /// Longest wait for the PUBACK of `stopped` at shutdown.
     pub shutdown_timeout: Duration,
+    /// TLS and credentials (default: plain TCP, anonymous).
+    pub security: MqttSecurity,
 }
 
 /// Why the link could not start or a record could not be taken.
@@ -80,8 +87,8 @@ pub struct LinkConfig {
 pub enum LinkError {
     #[error("mqtt.broker: {0}")]
     Broker(String),
-    #[error("mqtt.broker: mqtts:// (TLS) is not supported yet")]
-    TlsUnsupported,
+    #[error(transparent)]
+    Security(#[from] SecurityError),
     #[error(transparent)]
     Topic(#[from] TopicError),
     #[error("cannot serialise the record: {0}")]
@@ -104,8 +111,12 @@ impl LinkConfig {
             return Ok(None);
         };
         let addr = m.broker_addr().map_err(LinkError::Broker)?;
-        if addr.tls {
-            return Err(LinkError::TlsUnsupported);
+        let security = MqttSecurity::load(&crate::security::files_of_config(config)?)?;
+        if security.credentials.is_some() && security.tls.is_none() && !is_loopback(&addr.host) {
+            tracing::warn!(
+                broker = %m.broker,
+                "mqtt: the password is sent without TLS; use an mqtts:// broker"
+            );
         }
         Ok(Some(Self {
             host: addr.host,
@@ -119,11 +130,12 @@ impl LinkConfig {
             reconnect_min: Duration::from_millis(500),
             reconnect_max: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(5),
+            security,
         }))
     }
 
     fn mqtt_options(&self) -> MqttOptions {
-        let mut o = MqttOptions::new(&self.client_id, &self.host, self.port);
+        let mut o = client_options(&self.client_id, &self.host, self.port, &self.security);
         o.set_keep_alive(self.keep_alive.max(Duration::from_secs(5)));
         o.set_clean_start(true);
         o.set_last_will(LastWill::new(
@@ -153,6 +165,34 @@ impl LinkConfig {
     }
 }
 
+/// `127.0.0.1`, `::1` or `localhost`.
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// MQTT 5 options of a client `client_id` of `host:port` with `security` (TLS transport,
+/// user name and password); shared by the link and `aisle watch`.
+pub fn client_options(
+    client_id: &str,
+    host: &str,
+    port: u16,
+    security: &MqttSecurity,
+) -> MqttOptions {
+    let mut o = MqttOptions::new(client_id, host, port);
+    if let Some(tls) = &security.tls {
+        o.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+            Arc::clone(tls),
+        )));
+    }
+    if let Some(c) = &security.credentials {
+        o.set_credentials(c.username.clone(), c.password.clone());
+    }
+    o
+}
+
 /// `{"state":"<state>"}`.
 pub fn status_payload(state: StatusState) -> Vec<u8> {
     Status::only(state).to_json()
@@ -162,6 +202,11 @@ pub fn status_payload(state: StatusState) -> Vec<u8> {
 #[derive(Debug, Clone, Default)]
 pub struct LinkStatus {
     pub connected: bool,
+    /// Why the last connection attempt failed or the last connection was lost (cleared by the
+    /// next successful connection).
+    pub last_error: Option<String>,
+    /// Connection attempts that failed and connections lost, since the start.
+    pub connection_errors: u64,
     pub counters: LinkCounters,
     pub spool: SpoolStats,
 }
@@ -371,6 +416,7 @@ async fn run(
     let mut live: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut backoff = cfg.reconnect_min;
     let mut deadline: Option<tokio::time::Instant> = None;
+    let mut last_error: Option<String> = None;
     loop {
         let connections_before = state.counters().connections;
         let mut options = cfg.mqtt_options();
@@ -414,13 +460,29 @@ async fn run(
             };
             tokio::select! {
                 polled = ev_rx.recv() => match polled {
-                    Some(Ok(event)) => on_event(&mut state, &mut spool, event, &client, &cfg, &mut cmds),
-                    Some(Err(e)) => {
-                        if state.is_connected() {
-                            tracing::warn!(error = %e, "mqtt: connection lost");
-                        } else {
-                            tracing::debug!(error = %e, "mqtt: cannot connect");
+                    Some(Ok(event)) => {
+                        if matches!(event, Event::Incoming(rumqttc::v5::mqttbytes::v5::Packet::ConnAck(_))) {
+                            last_error = None;
+                            status.lock().expect("link status").last_error = None;
                         }
+                        on_event(&mut state, &mut spool, event, &client, &cfg, &mut cmds)
+                    }
+                    Some(Err(e)) => {
+                        let error = describe_error(&e);
+                        let repeated = last_error.as_deref() == Some(error.as_str());
+                        if state.is_connected() {
+                            tracing::warn!(%error, "mqtt: connection lost");
+                        } else if repeated {
+                            tracing::debug!(%error, "mqtt: cannot connect");
+                        } else {
+                            tracing::warn!(%error, broker = %format!("{}:{}", cfg.host, cfg.port), "mqtt: cannot connect; retrying");
+                        }
+                        {
+                            let mut s = status.lock().expect("link status");
+                            s.last_error = Some(error.clone());
+                            s.connection_errors += 1;
+                        }
+                        last_error = Some(error);
                         state.disconnected();
                         if let Some(c) = cmds.as_mut() {
                             c.disconnected();
@@ -734,6 +796,21 @@ fn pump(
             Err(ClientError::TryRequest(_) | ClientError::Request(_)) => break,
         }
     }
+}
+
+/// A connection error with its causes (a TLS alert is a cause of an I/O error).
+fn describe_error(e: &ConnectionError) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
 }
 
 fn publish_status(status: &Mutex<LinkStatus>, state: &LinkState, spool: &Spool) {

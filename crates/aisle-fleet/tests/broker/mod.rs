@@ -52,12 +52,31 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// TLS on the broker's listener: its certificate and key, the CA its clients' certificates
+/// must come from, and whether a client certificate is required (mutual TLS).
+#[derive(Debug, Clone)]
+pub struct BrokerTls {
+    pub ca_file: PathBuf,
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    pub require_certificate: bool,
+}
+
+/// How a broker is set up beyond its port: TLS, and users (then anonymous clients are refused).
+#[derive(Debug, Clone, Default)]
+pub struct BrokerOptions {
+    pub tls: Option<BrokerTls>,
+    /// User names and passwords (`mosquitto_passwd -b`); empty: anonymous clients allowed.
+    pub users: Vec<(String, String)>,
+}
+
 /// A running mosquitto; killed on drop.
 pub struct Mosquitto {
     child: Option<Child>,
     pub port: u16,
     dir: tempfile::TempDir,
     persistent: bool,
+    options: BrokerOptions,
 }
 
 impl Mosquitto {
@@ -69,12 +88,22 @@ impl Mosquitto {
     /// A broker on `port`. `persistent`: sessions, subscriptions and queued messages survive a
     /// [`Mosquitto::stop`] and restart (saved in the broker's own temporary directory).
     pub fn start_on(port: u16, persistent: bool) -> Self {
+        Self::start_with(port, persistent, BrokerOptions::default())
+    }
+
+    /// A broker on a free port with `options` (TLS, users), without persistence.
+    pub fn start_secured(options: BrokerOptions) -> Self {
+        Self::start_with(free_port(), false, options)
+    }
+
+    fn start_with(port: u16, persistent: bool, options: BrokerOptions) -> Self {
         let dir = tempfile::tempdir().expect("broker dir");
         let mut broker = Self {
             child: None,
             port,
             dir,
             persistent,
+            options,
         };
         broker.restart();
         broker
@@ -85,9 +114,41 @@ impl Mosquitto {
         assert!(self.child.is_none(), "broker already running");
         let conf = self.dir.path().join("mosquitto.conf");
         let mut text = format!(
-            "listener {} 127.0.0.1\nallow_anonymous true\nuser root\nlog_dest stderr\nlog_type error\n",
+            "listener {} 127.0.0.1\nuser root\nlog_dest stderr\nlog_type error\n",
             self.port
         );
+        if let Some(tls) = &self.options.tls {
+            text.push_str(&format!(
+                "cafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate {}\n",
+                tls.ca_file.display(),
+                tls.cert_file.display(),
+                tls.key_file.display(),
+                tls.require_certificate
+            ));
+        }
+        if self.options.users.is_empty() {
+            text.push_str("allow_anonymous true\n");
+        } else {
+            let passwd = self.dir.path().join("passwd");
+            for (k, (user, pass)) in self.options.users.iter().enumerate() {
+                let mut cmd = Command::new("mosquitto_passwd");
+                if k == 0 {
+                    cmd.arg("-c");
+                }
+                let st = cmd
+                    .arg("-b")
+                    .arg(&passwd)
+                    .args([user, pass])
+                    .stdout(Stdio::null())
+                    .status()
+                    .expect("mosquitto_passwd (Debian's mosquitto package) runs");
+                assert!(st.success(), "mosquitto_passwd failed: {st}");
+            }
+            text.push_str(&format!(
+                "allow_anonymous false\npassword_file {}\n",
+                passwd.display()
+            ));
+        }
         // `user root`: a broker started as root keeps root (otherwise it becomes `mosquitto`
         // and cannot write its persistence file into our temporary directory); no effect when
         // started as another user.
@@ -171,12 +232,17 @@ impl Subscriber {
     pub fn connect(port: u16, filter: &str, session: Option<&str>) -> Self {
         let id = session.map_or_else(|| format!("test-sub-{}", free_port()), str::to_string);
         let mut opts = MqttOptions::new(id, "127.0.0.1", port);
-        opts.set_keep_alive(Duration::from_secs(5));
         if session.is_some() {
             opts.set_clean_start(false);
             opts.set_connect_properties(ConnectProperties::new());
             opts.set_session_expiry_interval(Some(3600));
         }
+        Self::connect_with(opts, filter)
+    }
+
+    /// A subscriber with the client options `opts` (e.g. TLS and credentials).
+    pub fn connect_with(mut opts: MqttOptions, filter: &str) -> Self {
+        opts.set_keep_alive(Duration::from_secs(5));
         let (client, mut conn) = Client::new(opts, 16);
         let mut f = Filter::new(filter, QoS::ExactlyOnce);
         f.preserve_retain = true;
