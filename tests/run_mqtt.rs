@@ -74,6 +74,13 @@ fn run_publishes_every_record_to_the_broker_and_ends_stopped() {
         Some("online"),
         "{statuses:?}"
     );
+    let birth = sub
+        .seen
+        .iter()
+        .find(|p| topic(p) == "aisle/v1/demo/box1/status")
+        .unwrap();
+    assert_eq!(json(birth)["models"], serde_json::json!(["centernet"]));
+    assert_eq!(json(birth)["cameras"], serde_json::json!(["vtest"]));
     for rec in &printed {
         let subject = match rec["type"].as_str().unwrap() {
             "zone" => rec["zone"].as_str().unwrap(),
@@ -537,9 +544,9 @@ fn closed_after(printed: &[serde_json::Value], from: usize) -> Vec<String> {
         .collect()
 }
 
-/// A broker outage while windows keep closing, then a SIGKILL while publishing and a restart:
-/// after de-duplication by id every window printed arrives, per subject and period in order of
-/// window, and those that waited in the spool come marked historical.
+/// A 60 s broker outage while windows keep closing, then a SIGKILL while records wait for their
+/// PUBACK and a restart: after de-duplication by id every window printed arrives, per subject
+/// and period in order of window, and those that waited in the spool come marked historical.
 #[test]
 fn outage_and_sigkill_lose_no_window() {
     common::media("vtest.mp4");
@@ -557,17 +564,27 @@ fn outage_and_sigkill_lose_no_window() {
         device.records().iter().any(|r| r["period"] == "window")
     });
 
-    // Outage: windows close (and are printed, so durable in the spool) while the broker is down.
+    // Outage: 60 s with the broker down while windows close (and are printed, so durable in the
+    // spool).
     broker.stop();
+    let down = Instant::now();
     let before = device.records().len();
-    broker::wait_until("two windows closed during the outage", || {
+    let deadline = down + Duration::from_secs(180);
+    loop {
         let ids = closed_after(&device.records(), before);
-        let starts: std::collections::BTreeSet<&str> = ids
+        let windows: std::collections::BTreeSet<&str> = ids
             .iter()
             .map(|id| id.rsplit('/').next().unwrap())
             .collect();
-        starts.len() >= 2
-    });
+        if down.elapsed() >= Duration::from_secs(60) && windows.len() >= 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "windows stopped closing in the outage"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let during = closed_after(&device.records(), before);
     broker.restart();
     for id in &during {
@@ -675,11 +692,16 @@ fn a_full_spool_evicts_the_oldest_and_health_counts_them() {
     }
     let broker = Mosquitto::start_on(port, false);
     let mut sub = Subscriber::connect(port, &format!("{BASE}/#"), None);
-    let health = sub.wait_for("a health report with evictions, spool drained", |p| {
-        topic(p) == format!("{BASE}/health")
-            && json(p)["spool"]["evicted"].as_u64() > Some(0)
-            && json(p)["spool"]["pending"] == 0
-    });
+    // The link retries with a back-off that has grown to its 30 s cap while the broker was away.
+    let health = sub.wait_for_within(
+        "a health report with evictions, spool drained",
+        Duration::from_secs(90),
+        |p| {
+            topic(p) == format!("{BASE}/health")
+                && json(p)["spool"]["evicted"].as_u64() > Some(0)
+                && json(p)["spool"]["pending"] == 0
+        },
+    );
     let evicted = json(&health)["spool"]["evicted"].as_u64().unwrap() as usize;
     let printed = device.records();
     device.child.kill().unwrap();

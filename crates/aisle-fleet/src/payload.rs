@@ -28,6 +28,9 @@ pub struct Status {
     /// Birth: the camera ids the device runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cameras: Option<Vec<String>>,
+    /// Birth: the models it runs (names in the model manifest, e.g. `centernet`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub models: Option<Vec<String>>,
     /// Birth, when commands are on: the hash of the configuration in effect (as on `config`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_hash: Option<String>,
@@ -52,6 +55,7 @@ impl Status {
             state,
             version: None,
             cameras: None,
+            models: None,
             config_hash: None,
         }
     }

@@ -74,6 +74,8 @@ pub struct LinkConfig {
     pub version: String,
     /// Camera ids in the birth message.
     pub cameras: Vec<String>,
+    /// Models the device runs (manifest names), in the birth message when not empty.
+    pub models: Vec<String>,
     pub reconnect_min: Duration,
     pub reconnect_max: Duration,
     /// Longest wait for the PUBACK of `stopped` at shutdown.
@@ -127,6 +129,7 @@ impl LinkConfig {
             metrics_expiry_s: m.metrics_expiry_s,
             version: version.to_string(),
             cameras: config.cameras.iter().map(|c| c.id.clone()).collect(),
+            models: vec![config.detector.model.clone()],
             reconnect_min: Duration::from_millis(500),
             reconnect_max: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(5),
@@ -159,6 +162,7 @@ impl LinkConfig {
             state: StatusState::Online,
             version: Some(self.version.clone()),
             cameras: Some(self.cameras.clone()),
+            models: (!self.models.is_empty()).then(|| self.models.clone()),
             config_hash: config_hash.map(str::to_string),
         }
         .to_json()

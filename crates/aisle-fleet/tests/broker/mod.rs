@@ -284,8 +284,18 @@ impl Subscriber {
     }
 
     /// Waits for the next message matching `pred` (keeping every message in `seen`).
-    pub fn wait_for(&mut self, what: &str, mut pred: impl FnMut(&Publish) -> bool) -> Publish {
-        let deadline = Instant::now() + TIMEOUT;
+    pub fn wait_for(&mut self, what: &str, pred: impl FnMut(&Publish) -> bool) -> Publish {
+        self.wait_for_within(what, TIMEOUT, pred)
+    }
+
+    /// [`wait_for`](Self::wait_for) with its own time limit.
+    pub fn wait_for_within(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        mut pred: impl FnMut(&Publish) -> bool,
+    ) -> Publish {
+        let deadline = Instant::now() + limit;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(left) {
