@@ -3,12 +3,11 @@
 //! `cargo bench -p aisle-track --bench update`. People walk closed loops (ellipses with their own
 //! size, speed and phase) in a 1920x1080 frame at 10 fps, so the sequence repeats seamlessly and
 //! the tracker stays in steady state however long criterion runs. Detections get box jitter, 5 %
-//! misses, low scores now and then, and a false positive every other frame; with appearance
-//! descriptors, and with them and a floor calibration (`Tracker::set_floor`). The IoU-greedy
+//! misses, low scores now and then, and a false positive every other frame. The IoU-greedy
 //! baseline is measured on the same frames for comparison.
 
 use aisle_track::baseline::{GreedyConfig, GreedyTracker};
-use aisle_track::{FloorCalibration, Tracker, TrackerConfig};
+use aisle_track::{Tracker, TrackerConfig};
 use aisle_types::{Appearance, BBox, Detection, MediaTime, APPEARANCE_DIM, COLOURS};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::hint::black_box;
@@ -147,55 +146,42 @@ fn bench_update(c: &mut Criterion) {
         });
         // The same with a colour descriptor per detection (appearance gate and re-id).
         let apps = descriptors(&seq);
-        for floor in [false, true] {
-            let mut tracker = Tracker::new(TrackerConfig::default()).unwrap();
-            if floor {
-                // A CCTV camera 3.4 m up, tilted 32 degrees, 100 degree field of view.
-                tracker.set_floor(Some(
-                    FloorCalibration::from_camera(3.4, 32.0, 100.0, 1920, 1080).unwrap(),
-                ));
-            }
-            let mut tick = 0i64;
-            for (f, a) in seq.iter().zip(&apps) {
-                tracker
-                    .update_with_appearance(
-                        f,
-                        a,
-                        MediaTime {
-                            ticks: tick,
-                            timescale: 10,
-                        },
-                    )
-                    .unwrap();
-                tick += 1;
-            }
-            let name = if floor {
-                "aisle+appearance+floor"
-            } else {
-                "aisle+appearance"
-            };
-            g.bench_with_input(
-                BenchmarkId::new(name, people),
-                &(&seq, &apps),
-                |b, (seq, apps)| {
-                    b.iter(|| {
-                        let k = tick as usize % PERIOD;
-                        let out = tracker
-                            .update_with_appearance(
-                                black_box(&seq[k]),
-                                black_box(&apps[k]),
-                                MediaTime {
-                                    ticks: tick,
-                                    timescale: 10,
-                                },
-                            )
-                            .unwrap();
-                        tick += 1;
-                        black_box(out.len())
-                    })
-                },
-            );
+        let mut tracker = Tracker::new(TrackerConfig::default()).unwrap();
+        let mut tick = 0i64;
+        for (f, a) in seq.iter().zip(&apps) {
+            tracker
+                .update_with_appearance(
+                    f,
+                    a,
+                    MediaTime {
+                        ticks: tick,
+                        timescale: 10,
+                    },
+                )
+                .unwrap();
+            tick += 1;
         }
+        g.bench_with_input(
+            BenchmarkId::new("aisle+appearance", people),
+            &(&seq, &apps),
+            |b, (seq, apps)| {
+                b.iter(|| {
+                    let k = tick as usize % PERIOD;
+                    let out = tracker
+                        .update_with_appearance(
+                            black_box(&seq[k]),
+                            black_box(&apps[k]),
+                            MediaTime {
+                                ticks: tick,
+                                timescale: 10,
+                            },
+                        )
+                        .unwrap();
+                    tick += 1;
+                    black_box(out.len())
+                })
+            },
+        );
         let mut greedy = GreedyTracker::new(GreedyConfig::default());
         let mut gtick = 0i64;
         for f in &seq {

@@ -3,8 +3,6 @@
 //! - [`tracker`]: the production tracker (ByteTrack two-stage association, constant-velocity
 //!   Kalman filter, optimal assignment, OC-SORT observation-centric recovery). Pure state: no I/O,
 //!   no clock reads, no heap allocation per frame once constructed.
-//! - [`floor`]: the optional floor calibration of a camera ([`Tracker::set_floor`]): foot points
-//!   in metres, walking reach and people hidden behind nearer ones kept where they stood.
 //! - [`baseline`]: a simple IoU-greedy tracker kept as a reference for comparisons.
 //! - [`metrics`]: MOTA, IDF1, HOTA, ID switches (cross-checked against py-motmetrics).
 //! - [`motchallenge`]: MOTChallenge text files in and out.
@@ -13,11 +11,9 @@
 
 pub mod assign;
 pub mod baseline;
-pub mod floor;
 pub mod kalman;
 pub mod metrics;
 pub mod motchallenge;
 pub mod tracker;
 
-pub use floor::{FloorCalibration, FloorError};
 pub use tracker::{Track, TrackError, TrackId, TrackState, Tracker, TrackerConfig, TrackerStats};

@@ -14,11 +14,6 @@
 //! 5. matches tentative tracks, starts new tentative tracks from unmatched confident detections,
 //!    and ages tracks through the lifecycle below.
 //!
-//! With a floor calibration ([`Tracker::set_floor`]), the motion stages also refuse detections
-//! out of walking reach of where the track was last seen on the floor, re-identification
-//! measures its reach in metres, and a track lost while a nearer track covers it standing still
-//! is kept ([`TrackerConfig::max_hidden_s`]) and found again where it stood (stage 4a).
-//!
 //! When a track is re-found after missed frames, its filter is re-run along a straight virtual
 //! trajectory between the last and the new observation (OC-SORT *observation-centric
 //! re-update*), so the velocity it carries forward is the one actually observed.
@@ -41,7 +36,6 @@
 //! used on the device to aggregate visits and never leave it.
 
 use crate::assign::Assigner;
-use crate::floor::{floor_distance, FloorCalibration, FloorPoint};
 use crate::kalman::{KalmanBox, KalmanConfig};
 use aisle_types::{Appearance, BBox, Detection, MediaTime, REGIONS, REGION_BOUNDS};
 use heapless::Deque;
@@ -143,12 +137,9 @@ pub struct TrackerConfig {
     /// whose descriptor is farther than this (Hellinger distance, 0..1): the neighbour in a
     /// crossing does not take over its id.
     pub appearance_gate: f32,
-    /// The same for a detection partly covered by a nearer one, compared on the regions that
-    /// show it (1 turns this gate off).
-    pub appearance_gate_partial: f32,
-    /// Re-identification: a lost track takes a confident detection that no track matched when
-    /// their descriptors (the regions not covered by a nearer person) are within this distance
-    /// and the detection is where the person could have walked to.
+    /// Re-identification: a lost track takes a confident, unoccluded detection that no track
+    /// matched when their descriptors are within this distance and the detection is where the
+    /// person could have walked to.
     pub reid_distance: f32,
     /// How far a hidden person may have walked, in heights of their box per second (1.0: a
     /// 1.7 m person at 1.7 m/s).
@@ -159,17 +150,6 @@ pub struct TrackerConfig {
     /// Share of a track's descriptor kept at each clean observation (exponential moving
     /// average; BoT-SORT's 0.9).
     pub appearance_momentum: f32,
-    /// Floor plane (with [`Tracker::set_floor`]): the fastest a person walks, metres per second.
-    /// A track takes only detections on the floor within reach of where it was last seen.
-    pub floor_speed_mps: f32,
-    /// Floor plane: metres of slack on every reach (detector noise on the foot point, sway).
-    pub floor_slack_m: f32,
-    /// Floor plane: seconds a track hidden behind a nearer person while standing still is kept
-    /// for recovery at the floor point where it was last seen.
-    pub max_hidden_s: f64,
-    /// Floor plane: how far from its last floor point a hidden, standing person may be found
-    /// again, metres.
-    pub hidden_reach_m: f32,
     pub kalman: KalmanConfig,
 }
 
@@ -192,15 +172,10 @@ impl Default for TrackerConfig {
             edge_margin_px: 4.0,
             appearance_weight: 0.5,
             appearance_gate: 0.3,
-            appearance_gate_partial: 0.4,
             reid_distance: 0.25,
             reid_speed: 1.0,
             max_lost_reid_s: 20.0,
             appearance_momentum: 0.9,
-            floor_speed_mps: 2.0,
-            floor_slack_m: 0.5,
-            max_hidden_s: 30.0,
-            hidden_reach_m: 0.6,
             kalman: KalmanConfig::default(),
         }
     }
@@ -243,7 +218,6 @@ impl TrackerConfig {
         unit("low_match_iou", self.low_match_iou)?;
         unit("recovery_iou", self.recovery_iou)?;
         unit("appearance_gate", self.appearance_gate)?;
-        unit("appearance_gate_partial", self.appearance_gate_partial)?;
         unit("reid_distance", self.reid_distance)?;
         unit("appearance_momentum", self.appearance_momentum)?;
         for (field, v) in [
@@ -257,26 +231,6 @@ impl TrackerConfig {
                     why: "must be a finite number in [0, 100]",
                 });
             }
-        }
-        for (field, v) in [
-            ("floor_speed_mps", self.floor_speed_mps),
-            ("floor_slack_m", self.floor_slack_m),
-            ("hidden_reach_m", self.hidden_reach_m),
-        ] {
-            if !(v.is_finite() && (0.0..=100.0).contains(&v)) {
-                return Err(TrackError::InvalidConfig {
-                    field,
-                    value: v.to_string(),
-                    why: "must be a finite number in [0, 100]",
-                });
-            }
-        }
-        if !(self.max_hidden_s.is_finite() && (0.0..=3600.0).contains(&self.max_hidden_s)) {
-            return Err(TrackError::InvalidConfig {
-                field: "max_hidden_s",
-                value: self.max_hidden_s.to_string(),
-                why: "must be a finite number of seconds in [0, 3600]",
-            });
         }
         if !(self.max_lost_reid_s.is_finite() && (0.0..=3600.0).contains(&self.max_lost_reid_s)) {
             return Err(TrackError::InvalidConfig {
@@ -379,10 +333,6 @@ pub struct TrackerStats {
     pub reidentified_at_birth: u64,
     /// Pairs of tracks on the same person merged into the older one.
     pub duplicates_merged: u64,
-    /// Floor plane: tracks that became hidden behind a nearer person while standing.
-    pub hidden: u64,
-    /// Floor plane: hidden tracks found again where they stood.
-    pub hidden_recovered: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -408,23 +358,10 @@ struct Slot {
     app: Option<Appearance>,
     /// Clean observations averaged into `app`.
     app_n: u32,
-    /// With a floor calibration: the floor point of the last observation (metres).
-    floor_pos: Option<FloorPoint>,
-    /// The person's height in metres (moving average of full views; 0 until measured).
-    height_m: f32,
-    /// Full views averaged into `height_m`.
-    height_n: u32,
-    /// Lost while a nearer, matched track covered its last box: hidden behind someone, so
-    /// still where it was last seen when it stood still.
-    hidden: bool,
 }
 
 /// Two tracks whose boxes overlap this much, one matched and one not, are one person.
 const DUPLICATE_IOU: f32 = 0.8;
-
-/// A track's box covers a detection's region when its bottom edge is lower by this share of
-/// the detection's height (clearly nearer the camera, not the same person).
-const NEARER_BY: f32 = 0.1;
 
 /// Clean observations after which a track's appearance is trusted for gating and re-id.
 const APPEARANCE_ESTABLISHED: u32 = 3;
@@ -443,70 +380,6 @@ struct Obs<'a> {
     app: Option<&'a Appearance>,
     /// Nothing detected nearer the camera overlaps it: its descriptor shows this person.
     clean: bool,
-    /// Its floor point from the bottom edge, when the feet are in view (floor calibration).
-    foot: Option<FloorPoint>,
-    /// Metres of floor per tenth of its height at its bottom edge.
-    floor_tol: f32,
-}
-
-/// Height assumed for a person not yet measured, metres.
-const DEFAULT_HEIGHT_M: f32 = 1.72;
-
-/// Where on the floor the person of a track with height `height_m` (0: unknown) would stand
-/// if `b` shows them: under the feet when they are in view (`foot`), else under the head.
-fn det_floor_for(
-    cal: &FloorCalibration,
-    foot: Option<FloorPoint>,
-    b: &BBox,
-    height_m: f32,
-) -> Option<FloorPoint> {
-    foot.or_else(|| {
-        let h = if height_m > 0.0 {
-            height_m
-        } else {
-            DEFAULT_HEIGHT_M
-        };
-        cal.image_to_plane((b.x1 + b.x2) * 0.5, b.y1, h)
-    })
-}
-
-/// How far (metres) the person of `s` may be from the floor point of its last observation when
-/// seen in `o`, or `None` when there is no floor to compare on.
-fn floor_walked(cal: Option<&FloorCalibration>, s: &Slot, o: &Obs) -> Option<f32> {
-    let (cal, last) = (cal?, s.floor_pos?);
-    let p = det_floor_for(cal, o.foot, &o.d.bbox, s.height_m)?;
-    Some(floor_distance(p, last))
-}
-
-/// Reach on the floor since the last observation: slack, foot-point noise, and walking.
-fn floor_reach(cfg: &TrackerConfig, s: &Slot, o: &Obs, now: f64) -> f32 {
-    let dt = s.last_obs().map_or(0.0, |l| (now - l.time).max(0.0) as f32);
-    cfg.floor_slack_m + 3.0 * o.floor_tol + cfg.floor_speed_mps * dt
-}
-
-/// The floor gate of the motion stages: with a floor calibration, a track takes only
-/// detections within walking reach of where it was last seen.
-fn floor_ok(
-    cal: Option<&FloorCalibration>,
-    cfg: &TrackerConfig,
-    s: &Slot,
-    o: &Obs,
-    now: f64,
-) -> bool {
-    match floor_walked(cal, s, o) {
-        Some(walked) => walked <= floor_reach(cfg, s, o, now),
-        None => true,
-    }
-}
-
-/// Whether the track stood still when last seen (enough history and no direction of motion).
-fn was_still(s: &Slot, cfg: &TrackerConfig) -> bool {
-    s.history.len() >= 2 && s.direction(cfg.momentum_span).is_none()
-}
-
-/// Hidden behind a nearer person while standing: kept where it stood (floor calibration).
-fn hidden_still(s: &Slot, cfg: &TrackerConfig, floor: bool) -> bool {
-    floor && s.hidden && s.floor_pos.is_some() && was_still(s, cfg)
 }
 
 impl Slot {
@@ -582,7 +455,7 @@ fn base_keep_s(s: &Slot, frame: Option<(f32, f32)>, cfg: &TrackerConfig) -> f64 
 }
 
 /// The appearance distance between a track and a detection for the motion stages: `None` when
-/// the pair is refused (an established track and a detection whose visible regions look like
+/// the pair is refused (an established track and an unoccluded detection that looks like
 /// somebody else), else the distance (0 when either side has no descriptor).
 fn appearance_check(cfg: &TrackerConfig, s: &Slot, o: &Obs) -> Option<f32> {
     if cfg.appearance_weight <= 0.0 {
@@ -592,14 +465,7 @@ fn appearance_check(cfg: &TrackerConfig, s: &Slot, o: &Obs) -> Option<f32> {
         return Some(0.0);
     };
     let dist = track.distance(det).unwrap_or(0.0);
-    // A detection partly covered by a nearer person is compared on the regions that show it
-    // (its descriptor lacks the others), against a looser limit: fewer pixels, noisier colours.
-    let gate = if o.clean {
-        cfg.appearance_gate
-    } else {
-        cfg.appearance_gate_partial
-    };
-    if s.established().is_some() && dist > gate {
+    if o.clean && s.established().is_some() && dist > cfg.appearance_gate {
         None
     } else {
         Some(dist)
@@ -607,20 +473,12 @@ fn appearance_check(cfg: &TrackerConfig, s: &Slot, o: &Obs) -> Option<f32> {
 }
 
 /// Re-identification cost: the descriptor distance plus a little for distance walked; infinite
-/// unless the detection is confident, looks alike (on the regions not covered by a nearer
-/// person) and is within reach.
-fn reid_cost(
-    cfg: &TrackerConfig,
-    cal: Option<&FloorCalibration>,
-    s: &Slot,
-    o: &Obs,
-    now: f64,
-) -> f32 {
+/// unless the detection is confident, unoccluded, looks alike and is within reach.
+fn reid_cost(cfg: &TrackerConfig, s: &Slot, o: &Obs, now: f64) -> f32 {
     let (Some(track), Some(det), Some(last)) = (s.established(), o.app, s.last_obs()) else {
         return f32::INFINITY;
     };
-    // A detection partly covered by a nearer one is compared on the regions that show it.
-    if o.d.score < cfg.new_track_score {
+    if !o.clean || o.d.score < cfg.new_track_score {
         return f32::INFINITY;
     }
     let Some(dist) = track.distance(det) else {
@@ -629,31 +487,10 @@ fn reid_cost(
     if dist > cfg.reid_distance {
         return f32::INFINITY;
     }
-    match reach_used_floor(cfg, cal, s, o, now)
-        .unwrap_or_else(|| reach_used(cfg, last, &o.d.bbox, now))
-    {
+    match reach_used(cfg, last, &o.d.bbox, now) {
         Some(used) => dist + 0.1 * used,
         None => f32::INFINITY,
     }
-}
-
-/// [`reach_used`] on the floor plane, when there is one: `None` when it cannot say,
-/// `Some(None)` when out of reach.
-fn reach_used_floor(
-    cfg: &TrackerConfig,
-    cal: Option<&FloorCalibration>,
-    s: &Slot,
-    o: &Obs,
-    now: f64,
-) -> Option<Option<f32>> {
-    let walked = floor_walked(cal, s, o)?;
-    let last = s.last_obs()?;
-    let ratio = o.d.bbox.height() / last.bbox.height().max(1.0);
-    if !(0.5..=2.0).contains(&ratio) {
-        return Some(None);
-    }
-    let reach = floor_reach(cfg, s, o, now);
-    Some((walked <= reach).then_some(walked / reach))
 }
 
 /// How much of the distance a hidden person could have walked since `last` lies between it
@@ -669,6 +506,10 @@ fn reach_used(cfg: &TrackerConfig, last: &Observation, b: &BBox, now: f64) -> Op
     let walked = ((bx - ax).powi(2) + (by - ay).powi(2)).sqrt() / h;
     let reach = 0.5 + cfg.reid_speed * (now - last.time).max(0.0) as f32;
     (walked <= reach).then_some(walked / reach)
+}
+
+fn within_reach(cfg: &TrackerConfig, last: &Observation, b: &BBox, now: f64) -> bool {
+    reach_used(cfg, last, b, now).is_some()
 }
 
 fn lerp_box(a: &BBox, b: &BBox, t: f32) -> BBox {
@@ -703,8 +544,6 @@ pub struct Tracker {
     slots: heapless::Vec<Slot, MAX_TRACKS>,
     /// Frame width and height, when known.
     frame: Option<(f32, f32)>,
-    /// The camera's floor calibration, when known.
-    floor: Option<FloorCalibration>,
     next_id: u32,
     last_time: Option<MediaTime>,
     stats: TrackerStats,
@@ -718,12 +557,6 @@ pub struct Tracker {
     det_clean: Vec<bool>,
     /// Per input detection: its descriptor without the regions covered by a nearer detection.
     det_app: Vec<Appearance>,
-    /// Per input detection (with a floor calibration): its floor point from the bottom edge
-    /// when the feet are in view (not cut by the frame nor covered by a nearer detection).
-    det_foot: Vec<Option<FloorPoint>>,
-    /// Per input detection: metres of floor per tenth of the box height at its bottom edge
-    /// (how noisy its floor point is).
-    det_floor_tol: Vec<f32>,
     pool: Vec<u32>,
     slot_matched: Vec<bool>,
     out: heapless::Vec<Track, MAX_TRACKS>,
@@ -746,7 +579,6 @@ impl Tracker {
             cfg,
             slots: heapless::Vec::new(),
             frame: None,
-            floor: None,
             next_id: 1,
             last_time: None,
             stats: TrackerStats::default(),
@@ -757,8 +589,6 @@ impl Tracker {
             det_used: Vec::with_capacity(MAX_DETECTIONS),
             det_clean: Vec::with_capacity(MAX_DETECTIONS),
             det_app: Vec::with_capacity(MAX_DETECTIONS),
-            det_foot: Vec::with_capacity(MAX_DETECTIONS),
-            det_floor_tol: Vec::with_capacity(MAX_DETECTIONS),
             pool: Vec::with_capacity(MAX_TRACKS),
             slot_matched: Vec::with_capacity(MAX_TRACKS),
             out: heapless::Vec::new(),
@@ -788,22 +618,6 @@ impl Tracker {
     /// sooner ([`TrackerConfig::max_lost_at_edge_s`]); without it, edges are not known.
     pub fn set_frame_size(&mut self, width: u32, height: u32) {
         self.frame = (width > 0 && height > 0).then_some((width as f32, height as f32));
-    }
-
-    /// The camera's floor calibration: with it, tracks live on the floor plane as well as in
-    /// the image (reach in metres, people hidden behind nearer ones kept where they stood).
-    /// Without it (`None`, the default) the tracker works in the image only. Also sets the
-    /// frame size from the calibration.
-    pub fn set_floor(&mut self, floor: Option<FloorCalibration>) {
-        self.floor = floor;
-        if let Some(f) = floor {
-            let (w, h) = f.image_size();
-            self.set_frame_size(w, h);
-        }
-    }
-
-    pub fn floor(&self) -> Option<&FloorCalibration> {
-        self.floor.as_ref()
     }
 
     /// Forget every track (e.g. after a camera reconnect with a long gap); ids keep counting.
@@ -946,35 +760,6 @@ impl Tracker {
 
         let use_app = !appearance.is_empty() && cfg.appearance_weight > 0.0;
 
-        // With a floor calibration: each detection's floor point under its feet, unless the
-        // bottom edge is cut by the frame (then the track's height places it from the head),
-        // and how noisy that point is. (A box whose feet a nearer person covers still places
-        // its person better by the bottom edge than by the head and an assumed height: on the
-        // moderate store, 0.70 m against 0.97 m at the 90th percentile.)
-        let n = detections.len().max(self.det_foot.len());
-        self.det_foot.clear();
-        self.det_foot.resize(n, None);
-        self.det_floor_tol.clear();
-        self.det_floor_tol.resize(n, 0.0);
-        let floor = self.floor;
-        if let Some(cal) = &floor {
-            for &i in &self.candidates {
-                let i = i as usize;
-                let a = detections[i].bbox;
-                let (u, h) = ((a.x1 + a.x2) * 0.5, a.height());
-                let cut = self
-                    .frame
-                    .is_some_and(|(_, fh)| a.y2 >= fh - cfg.edge_margin_px);
-                let foot = cal.image_to_floor(u, a.y2);
-                self.det_foot[i] = if cut { None } else { foot };
-                self.det_floor_tol[i] = match (foot, cal.image_to_floor(u, a.y2 - 0.1 * h)) {
-                    (Some(p), Some(q)) => floor_distance(p, q).min(5.0),
-                    _ => 5.0,
-                };
-            }
-        }
-        let floor_on = floor.is_some();
-
         // 1. Predict.
         for s in self.slots.iter_mut() {
             if s.missed > 0 {
@@ -984,7 +769,7 @@ impl Tracker {
             }
             s.kf.predict(dt, &cfg.kalman);
             s.reid_only = s.track.state == TrackState::Lost
-                && (can_reid(s, self.frame, &cfg, use_app) || hidden_still(s, &cfg, floor_on))
+                && can_reid(s, self.frame, &cfg, use_app)
                 && now - s.track.last_seen.as_secs_f64() > base_keep_s(s, self.frame, &cfg);
             s.track.bbox = s.kf.bbox();
             s.track.matched = false;
@@ -992,44 +777,6 @@ impl Tracker {
         }
         self.slot_matched.clear();
         self.slot_matched.resize(self.slots.len(), false);
-
-        // Tracks hide people too: a region covered by more than a quarter by the predicted box
-        // of a track clearly nearer the camera (bottom edge lower by a tenth of the box height;
-        // confirmed, or lost for at most two frames) shows that person even when the detector
-        // missed them in this frame, so it is left out like one covered by a detection.
-        if !appearance.is_empty() {
-            for &i in &self.candidates {
-                let i = i as usize;
-                if !self.det_clean[i] {
-                    continue;
-                }
-                let a = detections[i].bbox;
-                let app = &mut self.det_app[i];
-                for (r, f) in REGION_BOUNDS.iter().enumerate().take(REGIONS) {
-                    if !app.region_present(r) {
-                        continue;
-                    }
-                    let region = BBox::new(
-                        a.x1 + f[0] * a.width(),
-                        a.y1 + f[1] * a.height(),
-                        a.x1 + f[2] * a.width(),
-                        a.y1 + f[3] * a.height(),
-                    );
-                    let area = region.area();
-                    let covered = self.slots.iter().any(|s| {
-                        let b = &s.track.bbox;
-                        s.track.state != TrackState::Tentative
-                            && s.missed <= 2
-                            && b.y2 > a.y2 + NEARER_BY * a.height()
-                            && intersection(&region, b) > 0.25 * area
-                    });
-                    if covered {
-                        app.clear_region(r);
-                    }
-                }
-                self.det_clean[i] = (0..REGIONS).all(|r| app.region_present(r));
-            }
-        }
 
         // 2. High-score detections against confirmed and lost tracks.
         let gate = 1.0 - cfg.match_iou;
@@ -1046,9 +793,6 @@ impl Tracker {
                 let Some(dist) = appearance_check(&cfg, s, o) else {
                     return f32::INFINITY;
                 };
-                if !floor_ok(floor.as_ref(), &cfg, s, o, now) {
-                    return f32::INFINITY;
-                }
                 let fused = if cfg.fuse_score { iou * d.score } else { iou };
                 let m = match s.last_obs() {
                     Some(ob) => momentum(s.direction(cfg.momentum_span), &ob.bbox, &d.bbox),
@@ -1070,10 +814,8 @@ impl Tracker {
             |s, matched| s.track.state == TrackState::Confirmed && !matched && s.missed <= 1,
             1.0 - cfg.low_match_iou,
             |s, o| match appearance_check(&cfg, s, o) {
-                Some(_) if floor_ok(floor.as_ref(), &cfg, s, o, now) => {
-                    1.0 - s.track.bbox.iou(&o.d.bbox)
-                }
-                _ => f32::INFINITY,
+                Some(_) => 1.0 - s.track.bbox.iou(&o.d.bbox),
+                None => f32::INFINITY,
             },
             detections,
             appearance,
@@ -1086,47 +828,13 @@ impl Tracker {
             |s, matched| s.track.state != TrackState::Tentative && !matched && !s.reid_only,
             1.0 - cfg.recovery_iou,
             |s, o| match (s.last_obs(), appearance_check(&cfg, s, o)) {
-                (Some(ob), Some(_)) if floor_ok(floor.as_ref(), &cfg, s, o, now) => {
-                    1.0 - ob.bbox.iou(&o.d.bbox)
-                }
+                (Some(ob), Some(_)) => 1.0 - ob.bbox.iou(&o.d.bbox),
                 _ => f32::INFINITY,
             },
             detections,
             appearance,
             time,
         );
-
-        // 4a. Floor plane: a person hidden behind a nearer one while standing is found again
-        // where they stood (up to `max_hidden_s`), by a detection whose floor point is within
-        // `hidden_reach_m` of theirs and whose colours the gate accepts.
-        if floor_on {
-            let before = self.slot_matched.iter().filter(|&&m| m).count();
-            self.associate(
-                Pool::High,
-                |s, matched| {
-                    s.track.state == TrackState::Lost && !matched && hidden_still(s, &cfg, true)
-                },
-                1.0,
-                |s, o| {
-                    let Some(dist) = appearance_check(&cfg, s, o) else {
-                        return f32::INFINITY;
-                    };
-                    let Some(walked) = floor_walked(floor.as_ref(), s, o) else {
-                        return f32::INFINITY;
-                    };
-                    let reach = cfg.hidden_reach_m + 2.0 * o.floor_tol;
-                    if walked > reach {
-                        return f32::INFINITY;
-                    }
-                    (0.5 * walked / reach + cfg.appearance_weight * dist).min(1.0)
-                },
-                detections,
-                appearance,
-                time,
-            );
-            let after = self.slot_matched.iter().filter(|&&m| m).count();
-            self.stats.hidden_recovered += (after - before) as u64;
-        }
 
         // 4b. Re-identification: lost tracks against confident, unoccluded detections by
         // appearance, where the person could have walked to since last seen.
@@ -1137,7 +845,7 @@ impl Tracker {
                     s.track.state == TrackState::Lost && !matched && s.established().is_some()
                 },
                 cfg.reid_distance + 0.1,
-                |s, o| reid_cost(&cfg, floor.as_ref(), s, o, now),
+                |s, o| reid_cost(&cfg, s, o, now),
                 detections,
                 appearance,
                 time,
@@ -1192,31 +900,6 @@ impl Tracker {
                 s.track.state = TrackState::Lost;
             }
         }
-        // Floor plane: a track just lost whose last box is covered by a nearer matched track is
-        // hidden behind that person.
-        if floor_on {
-            for k in 0..self.slots.len() {
-                let s = &self.slots[k];
-                if self.slot_matched[k] || s.track.state != TrackState::Lost || s.missed != 1 {
-                    continue;
-                }
-                let Some(last) = s.last_obs().map(|o| o.bbox) else {
-                    continue;
-                };
-                let area = last.area();
-                let hidden = self.slots.iter().enumerate().any(|(j, o)| {
-                    j != k
-                        && self.slot_matched[j]
-                        && o.track.state == TrackState::Confirmed
-                        && o.track.bbox.y2 > last.y2
-                        && intersection(&o.track.bbox, &last) > 0.3 * area
-                });
-                if hidden && was_still(&self.slots[k], &cfg) {
-                    self.stats.hidden += 1;
-                }
-                self.slots[k].hidden = hidden;
-            }
-        }
         // Remove: tentative tracks missed once, lost tracks past their time, broken filters.
         // (ByteTrack also drops lost tracks overlapping a tracked one; in a store that deletes
         // the person hidden behind a passer-by, so it is not done here.)
@@ -1227,16 +910,11 @@ impl Tracker {
             // With an established appearance (and not last seen leaving the view), a lost
             // track waits longer for re-identification; its prediction no longer matters.
             let reid = can_reid(s, self.frame, &cfg, use_app);
-            let mut keep_s = if reid {
+            let keep_s = if reid {
                 base.max(cfg.max_lost_reid_s)
             } else {
                 base
             };
-            let hidden = hidden_still(s, &cfg, floor_on);
-            if hidden {
-                keep_s = keep_s.max(cfg.max_hidden_s);
-            }
-            let reid = reid || hidden;
             let gone = !reid
                 && self.frame.is_some_and(|(w, h)| {
                     let b = s.kf.bbox();
@@ -1306,21 +984,6 @@ impl Tracker {
                 TrackState::Tentative
             };
             self.stats.tracks_started += 1;
-            let foot = self.det_foot[di];
-            let (floor_pos, height_m, height_n) = match &self.floor {
-                Some(cal) => {
-                    let h = foot
-                        .filter(|_| d.bbox.y1 > 2.0)
-                        .and_then(|p| cal.height_at(p, d.bbox.y1));
-                    let h0 = h.unwrap_or(0.0);
-                    (
-                        det_floor_for(cal, foot, &d.bbox, h0),
-                        h0,
-                        u32::from(h.is_some()),
-                    )
-                }
-                None => (None, 0.0, 0),
-            };
             let slot = Slot {
                 track: Track {
                     id,
@@ -1341,10 +1004,6 @@ impl Tracker {
                 app,
                 app_n: u32::from(app.is_some()),
                 reid_only: false,
-                floor_pos,
-                height_m,
-                height_n,
-                hidden: false,
             };
             // Cannot fail: a slot was freed above when full.
             let _ = self.slots.push(slot);
@@ -1393,22 +1052,13 @@ impl Tracker {
                 };
                 // Born where the old track was just lost: likely the same person, whose
                 // detection the gate refused; the gate's looser distance applies.
-                let obs = Obs {
-                    d,
-                    app: None,
-                    clean: true,
-                    foot: self.det_foot[di as usize],
-                    floor_tol: self.det_floor_tol[di as usize],
-                };
                 let here = now - last.time <= 1.0 && last.bbox.iou(&d.bbox) >= cfg.recovery_iou;
                 let limit = if here {
                     cfg.appearance_gate.max(cfg.reid_distance)
                 } else {
                     cfg.reid_distance
                 };
-                let reach = reach_used_floor(&cfg, self.floor.as_ref(), o, &obs, now)
-                    .unwrap_or_else(|| reach_used(&cfg, last, &d.bbox, now));
-                if dist > limit || reach.is_none() {
+                if dist > limit || !within_reach(&cfg, last, &d.bbox, now) {
                     continue;
                 }
                 if best.is_none_or(|(_, b)| dist < b) {
@@ -1430,7 +1080,6 @@ impl Tracker {
                 &pool,
                 &dets,
                 (detections, appearance, &self.det_clean),
-                (self.floor.as_ref(), &self.det_foot),
                 time,
                 &cfg,
             );
@@ -1493,7 +1142,6 @@ impl Tracker {
                     &pool,
                     &dets,
                     (detections, appearance, &self.det_clean),
-                    (self.floor.as_ref(), &self.det_foot),
                     time,
                     &cfg,
                 );
@@ -1533,9 +1181,6 @@ impl Tracker {
             det_used,
             det_clean,
             det_app,
-            det_foot,
-            det_floor_tol,
-            floor,
             cfg,
             ..
         } = self;
@@ -1554,8 +1199,6 @@ impl Tracker {
             d: &detections[i],
             app: det_app.get(i).filter(|a| !a.is_empty()),
             clean: det_clean[i],
-            foot: det_foot[i],
-            floor_tol: det_floor_tol[i],
         };
         let matches = assigner.solve(pool.len(), dets.len(), max_cost, |r, c| {
             cost(&slots[pool[r] as usize], &obs(dets[c] as usize))
@@ -1567,7 +1210,6 @@ impl Tracker {
             pool,
             dets,
             (detections, appearance, det_clean),
-            (floor.as_ref(), det_foot),
             time,
             cfg,
         );
@@ -1583,12 +1225,10 @@ impl Tracker {
         pool: &[u32],
         dets: &[u32],
         input: (&[Detection], &[Appearance], &[bool]),
-        floor: (Option<&FloorCalibration>, &[Option<FloorPoint>]),
         time: MediaTime,
         cfg: &TrackerConfig,
     ) {
         let (detections, appearance, det_clean) = input;
-        let (cal, det_foot) = floor;
         let now = time.as_secs_f64();
         let (slot_matched, det_used) = marks;
         for &(r, c) in matches {
@@ -1634,23 +1274,6 @@ impl Tracker {
                 t.state = TrackState::Confirmed;
             }
             s.reid_only = false;
-            s.hidden = false;
-            if let Some(cal) = cal {
-                let foot = det_foot.get(di).copied().flatten();
-                // Full, confident views measure the person's height.
-                if let Some(p) = foot.filter(|_| d.score >= cfg.new_track_score && d.bbox.y1 > 2.0)
-                {
-                    if let Some(h) = cal.height_at(p, d.bbox.y1) {
-                        s.height_m = if s.height_n == 0 {
-                            h
-                        } else {
-                            0.9 * s.height_m + 0.1 * h
-                        };
-                        s.height_n = s.height_n.saturating_add(1);
-                    }
-                }
-                s.floor_pos = det_floor_for(cal, foot, &d.bbox, s.height_m);
-            }
             // Only confident, unoccluded views update the appearance.
             if let Some(a) = appearance.get(di) {
                 if det_clean[di] && d.score >= cfg.new_track_score && !a.is_empty() {
@@ -1766,110 +1389,6 @@ mod tests {
         assert_eq!(act.len(), 1);
         assert_eq!(Some(act[0].0), id, "the same person got a new id");
         assert_eq!(tr.stats().tracks_started, 1);
-    }
-
-    /// A person standing on the floor at `p` (metres, camera-centred), 1.75 m tall, as the
-    /// calibrated camera sees them.
-    fn on_floor(cal: &FloorCalibration, p: FloorPoint, score: f32) -> Detection {
-        let bottom = cal.row_of(p, 0.0).unwrap();
-        let top = cal.row_of(p, 1.75).unwrap();
-        let h = bottom - top;
-        // Depth along the optical axis (tilt 32 degrees, 3.4 m up); focal length 537 px.
-        let depth = p[1] * 32f32.to_radians().cos() + 3.4 * 32f32.to_radians().sin();
-        let u = 640.0 + 537.0 * p[0] / depth;
-        Detection {
-            bbox: BBox::new(u - 0.2 * h, top, u + 0.2 * h, bottom),
-            score,
-            class_id: 0,
-        }
-    }
-
-    #[test]
-    fn on_the_floor_a_person_hidden_behind_another_is_found_where_they_stood() {
-        // A stands 8 m in; at frame 20 B stops right in front of A (5 m in) for 12 s, longer
-        // than a standing person is kept on motion alone (10 s), then walks away and A is seen
-        // again where they stood.
-        let cal = FloorCalibration::from_camera(3.4, 32.0, 100.0, 1280, 720).unwrap();
-        let run = |floor: bool| {
-            let mut tr = Tracker::new(TrackerConfig::default()).unwrap();
-            tr.set_frame_size(1280, 720);
-            if floor {
-                tr.set_floor(Some(cal));
-            }
-            let mut a_ids = Vec::new();
-            for i in 0..200i64 {
-                let a = on_floor(&cal, [0.0, 8.0], 0.85);
-                let b_x = match i {
-                    0..=9 => None,
-                    10..=19 => Some(-3.0 + 0.3 * (i - 10) as f32),
-                    20..=139 => Some(0.0),
-                    140..=149 => Some(0.3 * (i - 139) as f32),
-                    _ => None,
-                };
-                let mut dets = Vec::new();
-                let a_visible = !(20..150).contains(&i);
-                if a_visible {
-                    dets.push(a);
-                }
-                if let Some(x) = b_x {
-                    dets.push(on_floor(&cal, [x, 5.0], 0.9));
-                }
-                tr.update(&dets, t(i)).unwrap();
-                if a_visible {
-                    let id = tr
-                        .tracks()
-                        .iter()
-                        .find(|t| t.is_active() && t.detection == Some(0))
-                        .map(|t| t.id);
-                    a_ids.extend(id);
-                }
-            }
-            a_ids.dedup();
-            (a_ids, tr.stats())
-        };
-        let (ids, stats) = run(true);
-        assert_eq!(ids.len(), 1, "A keeps one id on the floor: {ids:?}");
-        assert!(
-            stats.hidden >= 1 && stats.hidden_recovered >= 1,
-            "{stats:?}"
-        );
-        let (ids, _) = run(false);
-        assert_eq!(
-            ids.len(),
-            2,
-            "in the image only A comes back as new: {ids:?}"
-        );
-    }
-
-    #[test]
-    fn the_floor_path_takes_any_box_without_panicking() {
-        let mut tr = Tracker::new(TrackerConfig::default()).unwrap();
-        tr.set_floor(Some(
-            FloorCalibration::from_camera(3.4, 32.0, 100.0, 1280, 720).unwrap(),
-        ));
-        let weird = [
-            BBox::new(-1e30, -1e30, 1e30, 1e30),
-            BBox::new(600.0, -500.0, 640.0, -400.0), // above the horizon
-            BBox::new(0.0, 0.0, 1e-6, 1e-6),
-            BBox::new(f32::NAN, 0.0, 10.0, 10.0),
-            BBox::new(100.0, 100.0, f32::INFINITY, 200.0),
-            BBox::new(600.0, 300.0, 640.0, 720.0), // cut by the bottom edge
-            BBox::new(f32::MAX / 2.0, 0.0, f32::MAX, 1.0),
-        ];
-        for i in 0..40 {
-            let dets: Vec<Detection> = weird
-                .iter()
-                .enumerate()
-                .filter(|(k, _)| (i + k) % 3 != 0)
-                .map(|(_, b)| Detection {
-                    bbox: *b,
-                    score: 0.9,
-                    class_id: 0,
-                })
-                .collect();
-            tr.update(&dets, t(i as i64)).unwrap();
-        }
-        assert!(tr.tracks().len() <= MAX_TRACKS);
     }
 
     #[test]
@@ -2220,27 +1739,6 @@ mod tests {
                     ..TrackerConfig::default()
                 },
                 "appearance_gate",
-            ),
-            (
-                TrackerConfig {
-                    appearance_gate_partial: f32::NAN,
-                    ..TrackerConfig::default()
-                },
-                "appearance_gate_partial",
-            ),
-            (
-                TrackerConfig {
-                    max_hidden_s: -1.0,
-                    ..TrackerConfig::default()
-                },
-                "max_hidden_s",
-            ),
-            (
-                TrackerConfig {
-                    floor_speed_mps: f32::INFINITY,
-                    ..TrackerConfig::default()
-                },
-                "floor_speed_mps",
             ),
             (
                 TrackerConfig {

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use aisle_sim::{Scenario, SimOutput};
 use aisle_track::baseline::{GreedyConfig, GreedyTracker};
 use aisle_track::metrics::{evaluate, MotMetrics, MotSequence};
-use aisle_track::{FloorCalibration, Tracker, TrackerConfig};
+use aisle_track::{Tracker, TrackerConfig};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -60,10 +60,6 @@ pub struct TrackingArgs {
     /// MOTChallenge detection files).
     #[arg(long)]
     no_appearance: bool,
-    /// Track in the image only, without the floor calibration that is otherwise taken from the
-    /// simulated camera (as a camera without `floor` in its `[[cameras]]` table).
-    #[arg(long)]
-    no_floor: bool,
     /// Print JSON instead of the table (one object per scenario and seed).
     #[arg(long)]
     json: bool,
@@ -172,14 +168,9 @@ fn tracking(a: &TrackingArgs, tracker: TrackerConfig) -> Result<ExitCode> {
             s.validate()?;
             let sim = aisle_sim::simulate(&s)
                 .with_context(|| format!("simulating scenario {} (seed {})", s.name, s.seed))?;
-            let floor = if a.no_floor {
-                None
-            } else {
-                Some(sim_floor(&sim)?)
-            };
-            let r = evaluate_scenario(&s, &sim, a.min_visibility, tracker, floor)?;
+            let r = evaluate_scenario(&s, &sim, a.min_visibility, tracker)?;
             if let Some(dir) = &a.export {
-                export(dir, &s, &sim, a.min_visibility, tracker, floor)?;
+                export(dir, &s, &sim, a.min_visibility, tracker)?;
             }
             results.push(r);
         }
@@ -209,29 +200,10 @@ pub fn ground_truth(sim: &SimOutput, min_visibility: f32) -> MotSequence {
     gt
 }
 
-/// The floor calibration of the simulated camera (what an operator would configure for it).
-pub fn sim_floor(sim: &SimOutput) -> Result<FloorCalibration> {
-    let c = &sim.layout.camera;
-    FloorCalibration::from_camera(
-        c.position_m[2],
-        c.pitch_deg,
-        c.hfov_deg,
-        c.image_width,
-        c.image_height,
-    )
-    .context("the simulated camera as a floor calibration")
-}
-
-/// The production tracker's confirmed, matched tracks per frame (on the floor plane when a
-/// calibration is given).
-pub fn run_tracker(
-    sim: &SimOutput,
-    cfg: TrackerConfig,
-    floor: Option<FloorCalibration>,
-) -> Result<MotSequence> {
+/// The production tracker's confirmed, matched tracks per frame.
+pub fn run_tracker(sim: &SimOutput, cfg: TrackerConfig) -> Result<MotSequence> {
     let mut tracker = Tracker::new(cfg)?;
     tracker.set_frame_size(sim.image_width, sim.image_height);
-    tracker.set_floor(floor);
     let mut hyp = MotSequence::default();
     for f in &sim.frames {
         for t in tracker.update_with_appearance(&f.detections, &f.appearance, f.time)? {
@@ -262,10 +234,9 @@ pub fn evaluate_scenario(
     sim: &SimOutput,
     min_visibility: f32,
     cfg: TrackerConfig,
-    floor: Option<FloorCalibration>,
 ) -> Result<ScenarioResult> {
     let gt = ground_truth(sim, min_visibility);
-    let ours = evaluate(&gt, &run_tracker(sim, cfg, floor)?);
+    let ours = evaluate(&gt, &run_tracker(sim, cfg)?);
     let base = evaluate(&gt, &run_baseline(sim));
     let in_view: Vec<usize> = sim
         .frames
@@ -390,7 +361,6 @@ fn export(
     sim: &SimOutput,
     min_visibility: f32,
     tracker: TrackerConfig,
-    floor: Option<FloorCalibration>,
 ) -> Result<()> {
     // The MOTChallenge layout: SEQ/seqinfo.ini, SEQ/det/det.txt, SEQ/gt/gt.txt; the trackers'
     // outputs beside them.
@@ -420,7 +390,7 @@ fn export(
         aisle_sim::to_motchallenge_gt(sim, min_visibility),
     )?;
     for (name, seq) in [
-        ("aisle.txt", run_tracker(sim, tracker, floor)?),
+        ("aisle.txt", run_tracker(sim, tracker)?),
         ("greedy.txt", run_baseline(sim)),
     ] {
         let mut buf = Vec::new();
