@@ -189,7 +189,9 @@ const FIRST_MINUTE_VISITORS: [(&str, u32, u32, bool); 3] = [
 const CAMERA_VISITORS: (u32, u32) = (10, 28);
 /// Median dwell of the walkway zones, seconds. Not near zero: a zone is 230 to 290 px wide and
 /// people (about 70 px tall) stroll at some 40 to 60 px/s, so crossing one takes 4 to 7 s
-/// (measured medians 5.1, 7.4 and 5.5 s; 2.0 s at the sign).
+/// (measured 2026-11-26, first minute: medians 5.1, 9.8 and 9.4 s over 4, 12 and 13 ended
+/// visits, close to the bound: a few visits decide the median; a tracker change that carried
+/// identities across people on this clip gave 11.5 s and was reverted).
 const MAX_WALKWAY_DWELL_P50_S: f64 = 10.0;
 
 #[test]

@@ -227,26 +227,29 @@ fn link_child_process() {
     panic!("the parent was meant to kill this process");
 }
 
-#[test]
-fn a_killed_device_leaves_the_retained_last_will_offline() {
-    let broker = Mosquitto::start();
-    let dir = tempfile::tempdir().unwrap();
-    let mut sub = Subscriber::connect(broker.port, &format!("{BASE}/status"), None);
-    let mut child = Command::new(std::env::current_exe().unwrap())
+/// This test binary again, running only `link_child_process`: a device on `port` with its spool
+/// in `dir`.
+fn spawn_device(port: u16, dir: &std::path::Path) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
             "link_child_process",
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(
-            CHILD_ENV,
-            format!("{}:{}", broker.port, dir.path().display()),
-        )
+        .env(CHILD_ENV, format!("{port}:{}", dir.display()))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn a_killed_device_leaves_the_retained_last_will_offline() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut sub = Subscriber::connect(broker.port, &format!("{BASE}/status"), None);
+    let mut child = spawn_device(broker.port, dir.path());
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     loop {
         let line = lines.next().expect("child output").unwrap();
@@ -267,21 +270,7 @@ fn a_killed_device_leaves_the_retained_last_will_offline() {
     assert_eq!(json(&retained), serde_json::json!({"state": "offline"}));
 
     // The device comes back: its birth replaces the Last Will.
-    let mut again = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "link_child_process",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(
-            CHILD_ENV,
-            format!("{}:{}", broker.port, dir.path().display()),
-        )
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut again = spawn_device(broker.port, dir.path());
     let back = sub.wait_for("online again", |p| json(p)["state"] == "online");
     assert!(back.retain);
     again.kill().unwrap();

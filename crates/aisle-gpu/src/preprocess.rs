@@ -521,6 +521,43 @@ impl Job {
     }
 }
 
+/// The frame arguments every kernel starts with (`y_plane, y_pitch, uv_plane, uv_pitch,
+/// frame_w, frame_h`), their integers checked to fit an `int`.
+struct FrameArgs<'f, 'a> {
+    frame: &'f DeviceNv12<'a>,
+    ints: [i32; 4],
+}
+
+impl<'f, 'a> FrameArgs<'f, 'a> {
+    fn new(frame: &'f DeviceNv12<'a>, job: Job) -> Result<Self, GpuError> {
+        let int = |v: usize| i32::try_from(v).map_err(|_| job.input_error("size exceeds int"));
+        Ok(Self {
+            frame,
+            ints: [
+                int(frame.y_pitch)?,
+                int(frame.uv_pitch)?,
+                int(frame.width as usize)?,
+                int(frame.height as usize)?,
+            ],
+        })
+    }
+
+    /// Pushes them, in the kernels' order.
+    fn push<'b>(&'b self, args: &mut cudarc::driver::LaunchArgs<'b>) {
+        let [y_pitch, uv_pitch, w, h] = &self.ints;
+        match &self.frame.y {
+            Plane::View(v) => args.arg(v),
+            Plane::Raw(p) => args.arg(p),
+        };
+        args.arg(y_pitch);
+        match &self.frame.uv {
+            Plane::View(v) => args.arg(v),
+            Plane::Raw(p) => args.arg(p),
+        };
+        args.arg(uv_pitch).arg(w).arg(h);
+    }
+}
+
 /// Pinned host memory that grows to the largest request and is kept.
 #[derive(Debug)]
 struct Staging<T> {
@@ -941,8 +978,7 @@ impl GpuPreprocessor {
         let g = geometry(frame.width as usize, frame.height as usize, spec);
         // Every value below fits an `int`: sides are at most MAX_SIDE, pitches were checked.
         let int = |v: usize| i32::try_from(v).map_err(|_| job.input_error("size exceeds int"));
-        let (y_pitch, uv_pitch) = (int(frame.y_pitch)?, int(frame.uv_pitch)?);
-        let (frame_w, frame_h) = (int(frame.width as usize)?, int(frame.height as usize)?);
+        let frame_args = FrameArgs::new(frame, job)?;
         let (out_w, out_h) = (int(spec.width as usize)?, int(spec.height as usize)?);
         let (px, py, cw, ch) = (int(g.px)?, int(g.py)?, int(g.cw)?, int(g.ch)?);
         let (layout, color) = (spec.layout.flag(), spec.color.flag());
@@ -952,16 +988,7 @@ impl GpuPreprocessor {
 
         let stream = self.gpu.stream();
         let mut args = stream.launch_builder(&self.kernel);
-        match &frame.y {
-            Plane::View(v) => args.arg(v),
-            Plane::Raw(p) => args.arg(p),
-        };
-        args.arg(&y_pitch);
-        match &frame.uv {
-            Plane::View(v) => args.arg(v),
-            Plane::Raw(p) => args.arg(p),
-        };
-        args.arg(&uv_pitch).arg(&frame_w).arg(&frame_h);
+        frame_args.push(&mut args);
         args.arg(out).arg(&out_w).arg(&out_h);
         args.arg(&px)
             .arg(&py)
@@ -998,8 +1025,7 @@ impl GpuPreprocessor {
     ) -> Result<(), GpuError> {
         self.check_context(frame, job)?;
         let int = |v: usize| i32::try_from(v).map_err(|_| job.input_error("size exceeds int"));
-        let (y_pitch, uv_pitch) = (int(frame.y_pitch)?, int(frame.uv_pitch)?);
-        let (frame_w, frame_h) = (int(frame.width as usize)?, int(frame.height as usize)?);
+        let frame_args = FrameArgs::new(frame, job)?;
         let (out_w, out_h) = (int(spec.width as usize)?, int(spec.height as usize)?);
         let n_boxes = int(boxes.len())?;
         let (layout, color) = (spec.layout.flag(), spec.color.flag());
@@ -1028,16 +1054,7 @@ impl GpuPreprocessor {
         // One z-slice per box up to the grid's limit; the kernel strides over the rest.
         cfg.grid_dim.2 = boxes.len().min(65535) as u32;
         let mut args = stream.launch_builder(&self.crop_kernel);
-        match &frame.y {
-            Plane::View(v) => args.arg(v),
-            Plane::Raw(p) => args.arg(p),
-        };
-        args.arg(&y_pitch);
-        match &frame.uv {
-            Plane::View(v) => args.arg(v),
-            Plane::Raw(p) => args.arg(p),
-        };
-        args.arg(&uv_pitch).arg(&frame_w).arg(&frame_h);
+        frame_args.push(&mut args);
         args.arg(&*device_boxes).arg(&n_boxes);
         args.arg(out).arg(&out_w).arg(&out_h);
         args.arg(&layout).arg(&color).arg(&dtype);
