@@ -23,6 +23,32 @@ use broker::{json, topic, Mosquitto, Subscriber};
 use requester::Requester;
 use rumqttc::v5::mqttbytes::QoS;
 
+/// `examples/vtest.toml` with `[mqtt]` (site `demo`, device `box1`, spool in `dir`) made of
+/// `broker` and the `extra` lines, written to `dir/site.toml`; `short_windows`: 5 s windows and
+/// 60 s report windows.
+fn vtest_with_mqtt(
+    dir: &std::path::Path,
+    broker: &str,
+    extra: &str,
+    short_windows: bool,
+) -> std::path::PathBuf {
+    let mut example = std::fs::read_to_string(common::repo_root().join("examples/vtest.toml"))
+        .expect("examples/vtest.toml");
+    if short_windows {
+        example = example.replacen("window_s = 60", "window_s = 5\nreport_window_s = 60", 1);
+    }
+    let config = dir.join("site.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{example}\n[mqtt]\n{broker}\nsite = \"demo\"\ndevice = \"box1\"\nspool_dir = \"{}\"\n{extra}",
+            dir.join("spool").display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
 #[test]
 fn run_publishes_every_record_to_the_broker_and_ends_stopped() {
     common::media("vtest.mp4");
@@ -32,18 +58,8 @@ fn run_publishes_every_record_to_the_broker_and_ends_stopped() {
     let mut sub = Subscriber::connect(broker.port, "aisle/v1/#", None);
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().join("spool");
-    let example = std::fs::read_to_string(common::repo_root().join("examples/vtest.toml"))
-        .expect("examples/vtest.toml");
-    let config = dir.path().join("site.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "{example}\n[mqtt]\nbroker = \"mqtt://127.0.0.1:{}\"\nsite = \"demo\"\ndevice = \"box1\"\nspool_dir = \"{}\"\n",
-            broker.port,
-            spool.display()
-        ),
-    )
-    .unwrap();
+    let mqtt = format!("broker = \"mqtt://127.0.0.1:{}\"", broker.port);
+    let config = vtest_with_mqtt(dir.path(), &mqtt, "", false);
     // The first 30 s of the clip: one partial window and the report window.
     let o = Command::new(env!("CARGO_BIN_EXE_aisle"))
         .args(["run", "--config"])
@@ -130,18 +146,8 @@ fn run_reports_health_and_live_occupancy() {
     let broker = Mosquitto::start();
     let mut sub = Subscriber::connect(broker.port, "aisle/v1/#", None);
     let dir = tempfile::tempdir().unwrap();
-    let example = std::fs::read_to_string(common::repo_root().join("examples/vtest.toml"))
-        .expect("examples/vtest.toml");
-    let config = dir.path().join("site.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "{example}\n[mqtt]\nbroker = \"mqtt://127.0.0.1:{}\"\nsite = \"demo\"\ndevice = \"box1\"\nspool_dir = \"{}\"\nhealth_interval_s = 5\n",
-            broker.port,
-            dir.path().join("spool").display()
-        ),
-    )
-    .unwrap();
+    let mqtt = format!("broker = \"mqtt://127.0.0.1:{}\"", broker.port);
+    let config = vtest_with_mqtt(dir.path(), &mqtt, "health_interval_s = 5\n", false);
     let o = Command::new(env!("CARGO_BIN_EXE_aisle"))
         .args(["run", "--config"])
         .arg(&config)
@@ -508,19 +514,13 @@ fn commands_reconfigure_the_running_pipeline_and_the_change_survives_a_restart()
 /// The sample video with 5 s windows (and 60 s report windows), `[mqtt]` on `port` with health
 /// every 5 s, and `extra` lines in `[mqtt]`.
 fn outage_config(dir: &std::path::Path, port: u16, extra: &str) -> std::path::PathBuf {
-    let example = std::fs::read_to_string(common::repo_root().join("examples/vtest.toml"))
-        .expect("examples/vtest.toml");
-    let example = example.replacen("window_s = 60", "window_s = 5\nreport_window_s = 60", 1);
-    let config = dir.join("site.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "{example}\n[mqtt]\nbroker = \"mqtt://127.0.0.1:{port}\"\nsite = \"demo\"\ndevice = \"box1\"\nspool_dir = \"{}\"\nhealth_interval_s = 5\n{extra}",
-            dir.join("spool").display()
-        ),
+    let broker = format!("broker = \"mqtt://127.0.0.1:{port}\"");
+    vtest_with_mqtt(
+        dir,
+        &broker,
+        &format!("health_interval_s = 5\n{extra}"),
+        true,
     )
-    .unwrap();
-    config
 }
 
 /// Window start (RFC 3339, sorts as time) of a record.
@@ -736,17 +736,8 @@ fn run_with_the_embedded_broker_serves_a_subscriber() {
     let port = broker::free_port();
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().join("spool");
-    let example = std::fs::read_to_string(common::repo_root().join("examples/vtest.toml"))
-        .expect("examples/vtest.toml");
-    let config = dir.path().join("site.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "{example}\n[mqtt]\nbroker = \"embedded\"\nembedded_port = {port}\nsite = \"demo\"\ndevice = \"box1\"\nspool_dir = \"{}\"\n",
-            spool.display()
-        ),
-    )
-    .unwrap();
+    let broker = format!("broker = \"embedded\"\nembedded_port = {port}");
+    let config = vtest_with_mqtt(dir.path(), &broker, "", false);
     let child = Command::new(env!("CARGO_BIN_EXE_aisle"))
         .args(["run", "--config"])
         .arg(&config)
