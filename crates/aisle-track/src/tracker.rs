@@ -512,6 +512,24 @@ fn within_reach(cfg: &TrackerConfig, last: &Observation, b: &BBox, now: f64) -> 
     reach_used(cfg, last, b, now).is_some()
 }
 
+/// Whether the younger of two tracks was born while the older went unobserved, and the older
+/// was not observed again until (at most) this frame, `a` being the one matched in it.
+fn never_seen_together(a: &Slot, b: &Slot) -> bool {
+    let t = |m: MediaTime| m.as_secs_f64();
+    if b.track.first_seen < a.track.first_seen {
+        // b older and unmatched now: last seen before a was born.
+        t(b.track.last_seen) < t(a.track.first_seen)
+    } else {
+        // a older: its observation before this frame came before b was born.
+        let n = a.history.len();
+        n < 2
+            || a.history
+                .iter()
+                .nth(n - 2)
+                .is_some_and(|o| o.time < t(b.track.first_seen))
+    }
+}
+
 fn lerp_box(a: &BBox, b: &BBox, t: f32) -> BBox {
     let l = |x: f32, y: f32| x + (y - x) * t;
     BBox::new(l(a.x1, b.x1), l(a.y1, b.y1), l(a.x2, b.x2), l(a.y2, b.y2))
@@ -808,10 +826,18 @@ impl Tracker {
             time,
         );
 
-        // 3. Low-score detections against the remaining confirmed (not lost) tracks.
+        // 3. Low-score detections against the remaining confirmed and lost tracks (ByteTrack
+        // takes only tracks matched in the previous frame; a person walking behind another
+        // scores low for seconds, and their track must not lose them after one miss), up to
+        // `max_lost_s` after the last match.
         self.associate(
             Pool::Low,
-            |s, matched| s.track.state == TrackState::Confirmed && !matched && s.missed <= 1,
+            |s, matched| {
+                s.track.state != TrackState::Tentative
+                    && !s.reid_only
+                    && !matched
+                    && now - s.track.last_seen.as_secs_f64() <= cfg.max_lost_s
+            },
             1.0 - cfg.low_match_iou,
             |s, o| match appearance_check(&cfg, s, o) {
                 Some(_) => 1.0 - s.track.bbox.iou(&o.d.bbox),
@@ -1114,6 +1140,12 @@ impl Tracker {
                     continue;
                 }
                 if sa.track.bbox.iou(&sb.track.bbox) < DUPLICATE_IOU {
+                    continue;
+                }
+                // Two tracks both observed while the younger lived are two people (one walking
+                // in front of the other, hidden, one): a duplicate is born while the older
+                // track goes unobserved.
+                if !never_seen_together(sa, sb) {
                     continue;
                 }
                 // Only with positive evidence: both look alike.

@@ -1,0 +1,184 @@
+//! Tracker settings study on the synthetic store: IDF1, HOTA and ID switches of the production
+//! tracker over several seeds of the standard scenarios, for the default settings or changed
+//! ones. A development tool (the product's table is `aisle eval tracking`).
+//!
+//! `cargo run --release -p aisle-track --example sweep -- [--scenario NAME]... [--seeds N]
+//! [--per-seed] [FIELD=VALUE]...` where FIELD is a numeric `TrackerConfig` setting
+//! (e.g. `appearance_gate=0.35 max_lost_still_s=15`).
+#![allow(clippy::print_stdout)]
+
+use aisle_sim::Scenario;
+use aisle_track::metrics::{evaluate, MotSequence};
+use aisle_track::{Tracker, TrackerConfig};
+
+fn set(cfg: &mut TrackerConfig, field: &str, v: f64) -> Result<(), String> {
+    let f = v as f32;
+    match field {
+        "high_score" => cfg.high_score = f,
+        "low_score" => cfg.low_score = f,
+        "new_track_score" => cfg.new_track_score = f,
+        "match_iou" => cfg.match_iou = f,
+        "low_match_iou" => cfg.low_match_iou = f,
+        "recovery_iou" => cfg.recovery_iou = f,
+        "momentum_weight" => cfg.momentum_weight = f,
+        "confirm_hits" => cfg.confirm_hits = v as u32,
+        "max_lost_s" => cfg.max_lost_s = v,
+        "max_lost_still_s" => cfg.max_lost_still_s = v,
+        "max_lost_at_edge_s" => cfg.max_lost_at_edge_s = v,
+        "appearance_weight" => cfg.appearance_weight = f,
+        "appearance_gate" => cfg.appearance_gate = f,
+        "reid_distance" => cfg.reid_distance = f,
+        "reid_speed" => cfg.reid_speed = f,
+        "max_lost_reid_s" => cfg.max_lost_reid_s = v,
+        "appearance_momentum" => cfg.appearance_momentum = f,
+        _ => return Err(format!("unknown setting {field:?}")),
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut cfg = TrackerConfig::default();
+    let mut names = Vec::new();
+    let mut seeds = 10u64;
+    let mut per_seed = false;
+    let mut export: Option<std::path::PathBuf> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--scenario" => names.push(args.next().ok_or("--scenario needs a name")?),
+            "--seeds" => seeds = args.next().ok_or("--seeds needs N")?.parse()?,
+            "--per-seed" => per_seed = true,
+            "--export" => export = Some(args.next().ok_or("--export needs a folder")?.into()),
+            kv => {
+                let (k, v) = kv.split_once('=').ok_or_else(|| format!("bad argument {kv:?}"))?;
+                set(&mut cfg, k, v.parse()?)?;
+            }
+        }
+    }
+    cfg.validate()?;
+    if names.is_empty() {
+        names.push("moderate".into());
+    }
+    for name in names {
+        let base = Scenario::by_name(&name).ok_or_else(|| format!("unknown scenario {name}"))?;
+        let (mut idf1, mut hota, mut idsw) = (0.0, 0.0, 0u64);
+        for k in 0..seeds {
+            let mut s = base.clone();
+            s.seed = base.seed.wrapping_add(k);
+            let sim = aisle_sim::simulate(&s)?;
+            let mut gt = MotSequence::default();
+            let mut hyp = MotSequence::default();
+            let mut tracker = Tracker::new(cfg)?;
+            tracker.set_frame_size(sim.image_width, sim.image_height);
+            for f in &sim.frames {
+                for t in &f.truth {
+                    if t.visibility >= 0.3 {
+                        gt.push(f.index + 1, u64::from(t.id), t.bbox);
+                    }
+                }
+                for t in tracker.update_with_appearance(&f.detections, &f.appearance, f.time)? {
+                    if t.is_active() {
+                        hyp.push(f.index + 1, u64::from(t.id.0), t.bbox);
+                    }
+                }
+            }
+            if let Some(dir) = &export {
+                let sub = format!("{name}-{k}");
+                write_mot(dir, &sub, &sim, &tracker_rows(&sim, cfg)?)?;
+            }
+            let m = evaluate(&gt, &hyp);
+            if per_seed {
+                println!(
+                    "{name} seed {}: IDF1 {:.3} HOTA {:.3} IDSW {}",
+                    s.seed, m.idf1, m.hota, m.id_switches
+                );
+            }
+            idf1 += m.idf1;
+            hota += m.hota;
+            idsw += m.id_switches;
+        }
+        let n = seeds as f64;
+        println!(
+            "{name:9} {seeds} seeds: IDF1 {:.4} HOTA {:.4} IDSW {:.1}",
+            idf1 / n,
+            hota / n,
+            idsw as f64 / n
+        );
+    }
+    Ok(())
+}
+
+/// The active tracks per frame as MOTChallenge rows.
+fn tracker_rows(
+    sim: &aisle_sim::SimOutput,
+    cfg: TrackerConfig,
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let mut tracker = Tracker::new(cfg)?;
+    tracker.set_frame_size(sim.image_width, sim.image_height);
+    let mut rows = Vec::new();
+    for f in &sim.frames {
+        for t in tracker.update_with_appearance(&f.detections, &f.appearance, f.time)? {
+            if t.is_active() {
+                let b = t.bbox;
+                rows.push(format!(
+                    "{},{},{:.2},{:.2},{:.2},{:.2},1,-1,-1,-1",
+                    f.index + 1,
+                    t.id.0,
+                    b.x1,
+                    b.y1,
+                    b.width(),
+                    b.height()
+                ));
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// `DIR/NAME/{gt/gt.txt,det/det.txt,aisle.txt}` for the analysis scripts.
+fn write_mot(
+    dir: &std::path::Path,
+    name: &str,
+    sim: &aisle_sim::SimOutput,
+    rows: &[String],
+) -> Result<(), Box<dyn std::error::Error>> {
+    use std::fmt::Write as _;
+    let root = dir.join(name);
+    std::fs::create_dir_all(root.join("gt"))?;
+    std::fs::create_dir_all(root.join("det"))?;
+    let (mut gt, mut det) = (String::new(), String::new());
+    for f in &sim.frames {
+        for t in &f.truth {
+            if t.visibility >= 0.3 {
+                let b = t.bbox;
+                let _ = writeln!(
+                    gt,
+                    "{},{},{:.2},{:.2},{:.2},{:.2},1,-1,-1,-1",
+                    f.index + 1,
+                    t.id,
+                    b.x1,
+                    b.y1,
+                    b.width(),
+                    b.height()
+                );
+            }
+        }
+        for d in &f.detections {
+            let b = d.bbox;
+            let _ = writeln!(
+                det,
+                "{},-1,{:.2},{:.2},{:.2},{:.2},{:.4},-1,-1,-1",
+                f.index + 1,
+                b.x1,
+                b.y1,
+                b.width(),
+                b.height(),
+                d.score
+            );
+        }
+    }
+    std::fs::write(root.join("gt/gt.txt"), gt)?;
+    std::fs::write(root.join("det/det.txt"), det)?;
+    std::fs::write(root.join("aisle.txt"), rows.join("\n") + "\n")?;
+    Ok(())
+}
