@@ -80,9 +80,9 @@ fn tracker_beats_the_greedy_baseline_on_every_standard_scenario() {
     // They are not the goal (IDF1 0.90 / HOTA 0.75 on `moderate`, not reached yet).
     let floors = [
         ("quiet", 0.90, 0.80),
-        ("moderate", 0.75, 0.69),
-        ("busy", 0.46, 0.44),
-        ("crowded", 0.43, 0.41),
+        ("moderate", 0.82, 0.74),
+        ("busy", 0.57, 0.52),
+        ("crowded", 0.50, 0.46),
     ];
     for (r, (name, idf1, hota)) in results.iter().zip(floors) {
         assert!(

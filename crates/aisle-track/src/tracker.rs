@@ -137,9 +137,9 @@ pub struct TrackerConfig {
     /// whose descriptor is farther than this (Hellinger distance, 0..1): the neighbour in a
     /// crossing does not take over its id.
     pub appearance_gate: f32,
-    /// Re-identification: a lost track takes a confident, unoccluded detection that no track
-    /// matched when their descriptors are within this distance and the detection is where the
-    /// person could have walked to.
+    /// Re-identification: a lost track takes a confident detection that no track matched when
+    /// their descriptors (the regions not covered by a nearer person) are within this distance
+    /// and the detection is where the person could have walked to.
     pub reid_distance: f32,
     /// How far a hidden person may have walked, in heights of their box per second (1.0: a
     /// 1.7 m person at 1.7 m/s).
@@ -159,7 +159,7 @@ impl Default for TrackerConfig {
             high_score: 0.5,
             low_score: 0.1,
             new_track_score: 0.6,
-            match_iou: 0.2,
+            match_iou: 0.3,
             low_match_iou: 0.5,
             recovery_iou: 0.3,
             fuse_score: true,
@@ -363,6 +363,10 @@ struct Slot {
 /// Two tracks whose boxes overlap this much, one matched and one not, are one person.
 const DUPLICATE_IOU: f32 = 0.8;
 
+/// A track's box covers a detection's region when its bottom edge is lower by this share of
+/// the detection's height (clearly nearer the camera, not the same person).
+const NEARER_BY: f32 = 0.1;
+
 /// Clean observations after which a track's appearance is trusted for gating and re-id.
 const APPEARANCE_ESTABLISHED: u32 = 3;
 
@@ -465,6 +469,8 @@ fn appearance_check(cfg: &TrackerConfig, s: &Slot, o: &Obs) -> Option<f32> {
         return Some(0.0);
     };
     let dist = track.distance(det).unwrap_or(0.0);
+    // (A detection partly covered by a nearer person is not gated: on the regions that show
+    // it, fewer pixels give noisier colours; a looser gate for them measured no better.)
     if o.clean && s.established().is_some() && dist > cfg.appearance_gate {
         None
     } else {
@@ -473,12 +479,13 @@ fn appearance_check(cfg: &TrackerConfig, s: &Slot, o: &Obs) -> Option<f32> {
 }
 
 /// Re-identification cost: the descriptor distance plus a little for distance walked; infinite
-/// unless the detection is confident, unoccluded, looks alike and is within reach.
+/// unless the detection is confident, looks alike (on the regions not covered by a nearer
+/// person) and is within reach.
 fn reid_cost(cfg: &TrackerConfig, s: &Slot, o: &Obs, now: f64) -> f32 {
     let (Some(track), Some(det), Some(last)) = (s.established(), o.app, s.last_obs()) else {
         return f32::INFINITY;
     };
-    if !o.clean || o.d.score < cfg.new_track_score {
+    if o.d.score < cfg.new_track_score {
         return f32::INFINITY;
     }
     let Some(dist) = track.distance(det) else {
@@ -795,6 +802,44 @@ impl Tracker {
         }
         self.slot_matched.clear();
         self.slot_matched.resize(self.slots.len(), false);
+
+        // Tracks hide people too: a region covered by more than a quarter by the predicted box
+        // of a track clearly nearer the camera (bottom edge lower by a tenth of the box height;
+        // confirmed, or lost for at most two frames) shows that person even when the detector
+        // missed them in this frame, so it is left out like one covered by a detection.
+        if !appearance.is_empty() {
+            for &i in &self.candidates {
+                let i = i as usize;
+                if !self.det_clean[i] {
+                    continue;
+                }
+                let a = detections[i].bbox;
+                let app = &mut self.det_app[i];
+                for (r, f) in REGION_BOUNDS.iter().enumerate().take(REGIONS) {
+                    if !app.region_present(r) {
+                        continue;
+                    }
+                    let region = BBox::new(
+                        a.x1 + f[0] * a.width(),
+                        a.y1 + f[1] * a.height(),
+                        a.x1 + f[2] * a.width(),
+                        a.y1 + f[3] * a.height(),
+                    );
+                    let area = region.area();
+                    let covered = self.slots.iter().any(|s| {
+                        let b = &s.track.bbox;
+                        s.track.state != TrackState::Tentative
+                            && s.missed <= 2
+                            && b.y2 > a.y2 + NEARER_BY * a.height()
+                            && intersection(&region, b) > 0.25 * area
+                    });
+                    if covered {
+                        app.clear_region(r);
+                    }
+                }
+                self.det_clean[i] = (0..REGIONS).all(|r| app.region_present(r));
+            }
+        }
 
         // 2. High-score detections against confirmed and lost tracks.
         let gate = 1.0 - cfg.match_iou;
