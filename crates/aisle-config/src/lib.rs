@@ -621,7 +621,7 @@ pub struct TrackerSection {
     pub low_score: Option<f32>,
     /// An unmatched detection starts a track at or above this score (default 0.6).
     pub new_track_score: Option<f32>,
-    /// Minimum IoU between a track's predicted box and a confident detection (default 0.2).
+    /// Minimum IoU between a track's predicted box and a confident detection (default 0.3).
     pub match_iou: Option<f32>,
     /// Minimum IoU for a low-score detection to extend a track (default 0.5).
     pub low_match_iou: Option<f32>,
@@ -631,6 +631,9 @@ pub struct TrackerSection {
     pub confirm_hits: Option<u32>,
     /// Seconds a lost track is kept for re-identification (default 3).
     pub max_lost_s: Option<f64>,
+    /// Seconds after its last match that a lost track is still reported at its predicted box
+    /// (default 0.2).
+    pub coast_s: Option<f64>,
     /// Seconds a lost track is kept when the person stood still when last seen (default 10).
     pub max_lost_still_s: Option<f64>,
     /// Weight of the appearance (clothing colour) distance in the first association stage;
@@ -761,6 +764,15 @@ impl Config {
                         "must be between 0 and 3600 seconds",
                     ));
                 }
+            }
+        }
+        if let Some(c) = t.coast_s {
+            if !(c.is_finite() && (0.0..=10.0).contains(&c)) {
+                return Err(invalid(
+                    "tracker.coast_s",
+                    c.to_string(),
+                    "must be between 0 and 10 seconds",
+                ));
             }
         }
         for (key, v) in [

@@ -28,6 +28,7 @@ fn set(cfg: &mut TrackerConfig, field: &str, v: f64) -> Result<(), String> {
         "momentum_weight" => cfg.momentum_weight = f,
         "confirm_hits" => cfg.confirm_hits = v as u32,
         "max_lost_s" => cfg.max_lost_s = v,
+        "coast_s" => cfg.coast_s = v,
         "max_lost_still_s" => cfg.max_lost_still_s = v,
         "max_lost_at_edge_s" => cfg.max_lost_at_edge_s = v,
         "appearance_weight" => cfg.appearance_weight = f,
@@ -125,7 +126,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     }
                 }
                 for t in tracker.update_with_appearance(&f.detections, &f.appearance, f.time)? {
-                    if t.is_active() {
+                    if t.is_reported() {
                         hyp.push(f.index + 1, u64::from(t.id.0), t.bbox);
                     }
                 }
@@ -166,7 +167,7 @@ fn tracker_rows(
     let mut rows = Vec::new();
     for f in &sim.frames {
         for t in tracker.update_with_appearance(&f.detections, &f.appearance, f.time)? {
-            if t.is_active() {
+            if t.is_reported() {
                 let b = t.bbox;
                 rows.push(format!(
                     "{},{},{:.2},{:.2},{:.2},{:.2},1,-1,-1,-1",

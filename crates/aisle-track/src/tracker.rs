@@ -84,12 +84,22 @@ pub struct Track {
     pub last_seen: MediaTime,
     /// Index of the matched detection in the latest `update` input (when `matched`).
     pub detection: Option<u32>,
+    /// Lost in this frame, but for at most [`TrackerConfig::coast_s`] since its last match:
+    /// still reported, at its predicted box (a detector misses a visible person now and then).
+    pub coasting: bool,
 }
 
 impl Track {
-    /// A confirmed track matched in the latest frame: what MOT evaluation and analytics count.
+    /// A confirmed track matched in the latest frame: a person observed now. The zone
+    /// analytics count these (they bridge gaps themselves, `docs/analytics.md`).
     pub fn is_active(&self) -> bool {
         self.state == TrackState::Confirmed && self.matched
+    }
+
+    /// An active track, or one coasting through a short miss ([`TrackerConfig::coast_s`]): what
+    /// the tracker reports as its output (`aisle track`, MOT evaluation).
+    pub fn is_reported(&self) -> bool {
+        self.is_active() || self.coasting
     }
 }
 
@@ -120,6 +130,10 @@ pub struct TrackerConfig {
     pub confirm_hits: u32,
     /// Seconds a lost track is kept for re-identification.
     pub max_lost_s: f64,
+    /// Seconds after its last match that a lost track is still reported (coasting, at its
+    /// predicted box): detectors miss visible people in single frames. 0 reports matched
+    /// tracks only.
+    pub coast_s: f64,
     /// Seconds a lost track is kept when it was standing still when last seen (shoppers at a
     /// display or in a queue hidden by people in front of them for a while).
     pub max_lost_still_s: f64,
@@ -167,6 +181,7 @@ impl Default for TrackerConfig {
             momentum_span: 3,
             confirm_hits: 2,
             max_lost_s: 3.0,
+            coast_s: 0.2,
             max_lost_still_s: 10.0,
             max_lost_at_edge_s: 0.5,
             edge_margin_px: 4.0,
@@ -272,6 +287,13 @@ impl TrackerConfig {
                 field: "max_lost_s",
                 value: self.max_lost_s.to_string(),
                 why: "must be a finite number of seconds >= 0",
+            });
+        }
+        if !(self.coast_s.is_finite() && (0.0..=10.0).contains(&self.coast_s)) {
+            return Err(TrackError::InvalidConfig {
+                field: "coast_s",
+                value: self.coast_s.to_string(),
+                why: "must be a finite number of seconds in [0, 10]",
             });
         }
         if !(self.max_lost_still_s.is_finite() && self.max_lost_still_s >= 0.0) {
@@ -1066,6 +1088,7 @@ impl Tracker {
                     first_seen: time,
                     last_seen: time,
                     detection: Some(di as u32),
+                    coasting: false,
                 },
                 kf,
                 kf_at_obs: kf,
@@ -1081,7 +1104,10 @@ impl Tracker {
         }
 
         self.out.clear();
-        for s in &self.slots {
+        for s in self.slots.iter_mut() {
+            // (A microsecond of slack: frame times are rational, seconds are floats.)
+            s.track.coasting = s.track.state == TrackState::Lost
+                && now - s.track.last_seen.as_secs_f64() <= cfg.coast_s + 1e-6;
             let _ = self.out.push(s.track);
         }
         Ok(&self.out)
@@ -1527,6 +1553,54 @@ mod tests {
     }
 
     #[test]
+    fn a_missed_frame_is_coasted_through_for_coast_s_only() {
+        let mut tr = Tracker::new(TrackerConfig::default()).unwrap();
+        for i in 0..5 {
+            tr.update(&[person(100.0 + 10.0 * i as f32, 300.0, 0.9)], t(i))
+                .unwrap();
+        }
+        let id = tr.tracks()[0].id;
+        // Missed for 0.1 and 0.2 s: still reported, at the predicted box (walking on).
+        for i in 5..=6 {
+            tr.update(&[], t(i)).unwrap();
+            let tk = tr.tracks()[0];
+            assert_eq!(tk.state, TrackState::Lost);
+            assert!(
+                tk.coasting && tk.is_reported() && !tk.is_active(),
+                "frame {i}"
+            );
+            assert_eq!(tk.detection, None);
+            let (cx, _) = centre(&tk.bbox);
+            assert!(cx > 140.0 + 10.0 * (i - 5) as f32, "frame {i}: centre {cx}");
+        }
+        // 0.3 s: no longer reported, though kept for re-identification.
+        tr.update(&[], t(7)).unwrap();
+        let tk = tr.tracks()[0];
+        assert!(!tk.coasting && !tk.is_reported());
+        // Found again: matched, same id.
+        tr.update(&[person(180.0, 300.0, 0.9)], t(8)).unwrap();
+        let tk = tr.tracks()[0];
+        assert_eq!(tk.id, id);
+        assert!(tk.matched && !tk.coasting && tk.is_active() && tk.is_reported());
+
+        // coast_s = 0: only matched tracks are reported.
+        let mut tr = Tracker::new(TrackerConfig {
+            coast_s: 0.0,
+            ..Default::default()
+        })
+        .unwrap();
+        for i in 0..3 {
+            tr.update(&[person(100.0, 300.0, 0.9)], t(i)).unwrap();
+        }
+        tr.update(&[], t(3)).unwrap();
+        assert!(!tr.tracks()[0].is_reported());
+        // A tentative track missed is removed, never coasted.
+        tr.update(&[person(600.0, 300.0, 0.9)], t(4)).unwrap();
+        tr.update(&[], t(5)).unwrap();
+        assert!(tr.tracks().iter().all(|tk| !tk.coasting));
+    }
+
+    #[test]
     fn a_standing_person_is_kept_longer_than_a_walking_one() {
         let cfg = TrackerConfig {
             max_lost_s: 1.0,
@@ -1816,6 +1890,13 @@ mod tests {
                     ..TrackerConfig::default()
                 },
                 "appearance_gate",
+            ),
+            (
+                TrackerConfig {
+                    coast_s: f64::NAN,
+                    ..TrackerConfig::default()
+                },
+                "coast_s",
             ),
             (
                 TrackerConfig {

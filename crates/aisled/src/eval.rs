@@ -200,14 +200,14 @@ pub fn ground_truth(sim: &SimOutput, min_visibility: f32) -> MotSequence {
     gt
 }
 
-/// The production tracker's confirmed, matched tracks per frame.
+/// The production tracker's reported tracks per frame (confirmed and matched, or coasting).
 pub fn run_tracker(sim: &SimOutput, cfg: TrackerConfig) -> Result<MotSequence> {
     let mut tracker = Tracker::new(cfg)?;
     tracker.set_frame_size(sim.image_width, sim.image_height);
     let mut hyp = MotSequence::default();
     for f in &sim.frames {
         for t in tracker.update_with_appearance(&f.detections, &f.appearance, f.time)? {
-            if t.is_active() {
+            if t.is_reported() {
                 hyp.push(f.index + 1, u64::from(t.id.0), t.bbox);
             }
         }

@@ -198,6 +198,7 @@ pub fn tracker_config(config: &Config) -> aisle_track::TrackerConfig {
         recovery_iou: t.recovery_iou.unwrap_or(d.recovery_iou),
         confirm_hits: t.confirm_hits.unwrap_or(d.confirm_hits),
         max_lost_s: t.max_lost_s.unwrap_or(d.max_lost_s),
+        coast_s: t.coast_s.unwrap_or(d.coast_s),
         max_lost_still_s: t.max_lost_still_s.unwrap_or(d.max_lost_still_s),
         appearance_weight: t.appearance_weight.unwrap_or(d.appearance_weight),
         appearance_gate: t.appearance_gate.unwrap_or(d.appearance_gate),

@@ -130,7 +130,7 @@ pub fn run(config: Option<&Path>, a: &TrackArgs) -> Result<ExitCode> {
         let dets = frames.get(&frame).unwrap_or(&empty);
         let ticks = (f64::from(frame) / fps * f64::from(timescale)).round() as i64;
         for t in tracker.update(dets, MediaTime { ticks, timescale })? {
-            if t.is_active() {
+            if t.is_reported() {
                 hyp.push(frame, u64::from(t.id.0), t.bbox);
             }
         }
