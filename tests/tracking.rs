@@ -77,12 +77,12 @@ fn tracker_beats_the_greedy_baseline_on_every_standard_scenario() {
         );
     }
     // Regression floors: a little under what this tracker measures today (docs/tracking.md).
-    // They are not the goal (IDF1 0.90 / HOTA 0.75 on `moderate`, not reached yet).
+    // The goal is IDF1 0.90 / HOTA 0.75 on `moderate` (HOTA reached, IDF1 not yet).
     let floors = [
-        ("quiet", 0.90, 0.80),
-        ("moderate", 0.82, 0.74),
-        ("busy", 0.57, 0.52),
-        ("crowded", 0.50, 0.46),
+        ("quiet", 0.92, 0.83),
+        ("moderate", 0.84, 0.76),
+        ("busy", 0.59, 0.54),
+        ("crowded", 0.52, 0.48),
     ];
     for (r, (name, idf1, hota)) in results.iter().zip(floors) {
         assert!(
