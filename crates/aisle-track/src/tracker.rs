@@ -6,8 +6,10 @@
 //! 2. associates **high-score** detections with confirmed and lost tracks by optimal assignment
 //!    on IoU (fused with the detection score), plus OC-SORT's *observation-centric momentum*
 //!    term that prefers detections in the direction the track was last observed moving;
-//! 3. associates the remaining confirmed tracks with **low-score** detections (ByteTrack's second
-//!    stage: partly occluded people score low, and are still the same people);
+//! 3. associates the remaining confirmed tracks, and tracks lost for at most
+//!    [`TrackerConfig::max_lost_s`], with **low-score** detections (ByteTrack's second stage,
+//!    which takes only tracks matched in the previous frame: partly occluded people score low
+//!    for seconds, and are still the same people);
 //! 4. *observation-centric recovery*: tracks still unmatched are tried against the remaining
 //!    high-score detections by IoU with their **last observed** box, which recovers people who
 //!    stood still behind a passer-by while the filter's prediction drifted;
@@ -23,6 +25,8 @@
 //! (a tentative track missed once is removed); `Confirmed` -> `Lost` when unmatched; `Lost` ->
 //! `Confirmed` when re-found, or `Removed` after [`TrackerConfig::max_lost_s`] without a match.
 //! Removed tracks are reported once, in [`Tracker::removed`], for the update that removed them.
+//! A lost track is still *reported* ([`Track::is_reported`], [`Track::coasting`]) for
+//! [`TrackerConfig::coast_s`] after its last match, at its predicted box.
 //!
 //! ## Capacity
 //! At most [`MAX_TRACKS`] (256) live tracks and [`MAX_DETECTIONS`] (512) detections per frame.
