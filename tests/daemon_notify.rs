@@ -337,8 +337,7 @@ fn sigterm_closes_the_windows_flushes_the_spool_and_ends_stopped() {
     )
     .expect("the spool reopens");
     assert_eq!(spool.len(), 0, "records left unacknowledged in the spool");
-    let late = Subscriber::connect(broker.port, "aisle/v1/demo/box1/status", None);
-    let mut late = late;
+    let mut late = Subscriber::connect(broker.port, "aisle/v1/demo/box1/status", None);
     let status = late.wait_for_within("the retained status", LIMIT, |_| true);
     assert!(status.retain);
     assert_eq!(json(&status)["state"], "stopped");
@@ -368,15 +367,16 @@ fn sighup_reloads_the_config_file_and_refuses_an_invalid_one() {
     std::fs::write(&config, &renamed).unwrap();
     device.signal("HUP");
     wait_until("records of the renamed zone", LIMIT, || {
-        device
-            .records()
-            .iter()
-            .any(|r| r["zone"] == "walkway_west")
+        device.records().iter().any(|r| r["zone"] == "walkway_west")
     });
     assert!(device.running(), "SIGHUP must not end the process");
 
     // An invalid file: refused with the file and the bad value's path; the run goes on.
-    let invalid = renamed.replacen("[[0.0, 0.33], [0.30, 0.355]", "[[0.0, 0.33], [1.5, 0.355]", 1);
+    let invalid = renamed.replacen(
+        "[[0.0, 0.33], [0.30, 0.355]",
+        "[[0.0, 0.33], [1.5, 0.355]",
+        1,
+    );
     assert_ne!(invalid, renamed);
     std::fs::write(&config, &invalid).unwrap();
     device.signal("HUP");

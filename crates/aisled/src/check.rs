@@ -438,8 +438,14 @@ mod tests {
         assert_eq!(st, Status::Ok);
         assert!(d.contains("libnvv4l2.so"), "{d}");
         // Neither: fails only when the GPU is required.
-        assert_eq!(decoder_line(None, false, None, GpuPolicy::Required).0, Status::Fail);
-        assert_eq!(decoder_line(None, false, None, GpuPolicy::Preferred).0, Status::Warn);
+        assert_eq!(
+            decoder_line(None, false, None, GpuPolicy::Required).0,
+            Status::Fail
+        );
+        assert_eq!(
+            decoder_line(None, false, None, GpuPolicy::Preferred).0,
+            Status::Warn
+        );
         let (st, d) = decoder_line(None, false, None, GpuPolicy::Off);
         assert_eq!(st, Status::Ok);
         assert!(d.contains("not used"), "{d}");

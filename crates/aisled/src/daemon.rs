@@ -94,7 +94,11 @@ impl Notifier {
 
 /// The watchdog interval systemd asked for: half of `WATCHDOG_USEC`, when `WATCHDOG_PID` is
 /// unset or names this process. Errors name the variable and its value.
-pub fn watchdog_interval(usec: Option<&str>, pid: Option<&str>, own_pid: u32) -> Result<Option<Duration>> {
+pub fn watchdog_interval(
+    usec: Option<&str>,
+    pid: Option<&str>,
+    own_pid: u32,
+) -> Result<Option<Duration>> {
     let Some(usec) = usec else {
         return Ok(None);
     };
@@ -112,7 +116,9 @@ pub fn watchdog_interval(usec: Option<&str>, pid: Option<&str>, own_pid: u32) ->
         .parse()
         .ok()
         .filter(|&us| us > 0)
-        .with_context(|| format!("WATCHDOG_USEC={usec:?} is not a positive number of microseconds"))?;
+        .with_context(|| {
+            format!("WATCHDOG_USEC={usec:?} is not a positive number of microseconds")
+        })?;
     Ok(Some(Duration::from_micros(us / 2)))
 }
 
@@ -168,16 +174,16 @@ impl Heartbeats {
         }
     }
 
-    /// Camera `id`'s beat (a fresh one, counted nowhere, for an unknown id).
+    /// Camera `id`'s beat (`None` for an id that is not one of the run's cameras).
     pub fn of(&self, id: &str) -> Option<&Beat> {
         self.cameras.iter().find(|(c, _)| c == id).map(|(_, b)| b)
     }
 
     /// Every camera is ready or has ended.
     fn all_started(&self) -> bool {
-        self.cameras.iter().all(|(_, b)| {
-            b.ready.load(Ordering::Acquire) || b.ended.load(Ordering::Acquire)
-        })
+        self.cameras
+            .iter()
+            .all(|(_, b)| b.ready.load(Ordering::Acquire) || b.ended.load(Ordering::Acquire))
     }
 
     fn snapshot(&self) -> Vec<BeatSnapshot> {
@@ -279,13 +285,20 @@ impl Daemon<'_> {
             if self.signals.stop.load(Ordering::Acquire) && !stopping {
                 stopping = true;
                 tracing::info!("stop requested (SIGTERM/SIGINT): every camera stops at its next frame, closes its windows, and the MQTT spool is flushed");
-                self.notifier
-                    .notify("STOPPING=1\nSTATUS=stopping: closing windows, flushing the MQTT spool");
+                self.notifier.notify(
+                    "STOPPING=1\nSTATUS=stopping: closing windows, flushing the MQTT spool",
+                );
                 self.shared.request_stop();
             }
             if self.signals.reload.swap(false, Ordering::AcqRel) && !stopping {
                 tracing::info!("SIGHUP: reloading {}", self.path.display());
-                supervisor::reload_file(self.shared, self.path, self.link, self.cameras, self.adjust);
+                supervisor::reload_file(
+                    self.shared,
+                    self.path,
+                    self.link,
+                    self.cameras,
+                    self.adjust,
+                );
             }
             if !ready && !stopping && self.heartbeats.all_started() {
                 ready = true;
@@ -305,7 +318,11 @@ impl Daemon<'_> {
                 if Instant::now() >= at && !stopping {
                     next_ping = Some(Instant::now() + interval);
                     let now = self.heartbeats.snapshot();
-                    let stuck = if ready { stalled(&last, &now) } else { Vec::new() };
+                    let stuck = if ready {
+                        stalled(&last, &now)
+                    } else {
+                        Vec::new()
+                    };
                     last = now;
                     if stuck.is_empty() {
                         reported_stall = false;
@@ -344,11 +361,18 @@ mod tests {
             watchdog_interval(Some("1000000"), Some("7"), 7).unwrap(),
             Some(Duration::from_millis(500))
         );
-        assert_eq!(watchdog_interval(Some("1000000"), Some("8"), 7).unwrap(), None);
-        let e = watchdog_interval(Some("soon"), None, 7).unwrap_err().to_string();
+        assert_eq!(
+            watchdog_interval(Some("1000000"), Some("8"), 7).unwrap(),
+            None
+        );
+        let e = watchdog_interval(Some("soon"), None, 7)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("WATCHDOG_USEC") && e.contains("soon"), "{e}");
         assert!(watchdog_interval(Some("0"), None, 7).is_err());
-        let e = watchdog_interval(Some("1"), Some("x"), 7).unwrap_err().to_string();
+        let e = watchdog_interval(Some("1"), Some("x"), 7)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("WATCHDOG_PID"), "{e}");
     }
 

@@ -23,10 +23,10 @@
 mod check;
 mod daemon;
 mod detect;
-mod logging;
-mod models;
 mod eval;
 mod health;
+mod logging;
+mod models;
 mod pipeline;
 mod probe;
 mod replay;

@@ -218,7 +218,10 @@ fn prepare(config_path: Option<&Path>) -> Result<ExitCode> {
                     r.line(
                         outcome,
                         "detector on the GPU",
-                        &format!("{} has no TensorRT or CUDA execution provider", lib.display()),
+                        &format!(
+                            "{} has no TensorRT or CUDA execution provider",
+                            lib.display()
+                        ),
                     )?;
                 }
                 (None, _) => {}

@@ -858,7 +858,10 @@ fn run_camera(
                 // Alive: a frame came, the ingest took data, or it is reconnecting (each of its
                 // reconnect states ends on its own timeout). Streaming without data is a stall.
                 let reconnecting = !matches!(st.state, aisle_video::camera::StateKind::Streaming);
-                if matches!(next, Ok(Some(_))) || reconnecting || st.access_units_received != received {
+                if matches!(next, Ok(Some(_)))
+                    || reconnecting
+                    || st.access_units_received != received
+                {
                     beat.beat();
                 }
                 received = st.access_units_received;
@@ -927,12 +930,17 @@ fn test_freeze(cam: &CameraConfig, config: &Config) -> Result<Option<Instant>> {
         .filter(|s: &f64| s.is_finite() && *s >= 0.0)
         .with_context(|| format!("{TEST_FREEZE_ENV}={text:?} is not a number of seconds"))?;
     tracing::warn!(camera = %cam.id, "{TEST_FREEZE_ENV}: test-only fault injection, the analytics stage freezes after {secs} s");
-    Ok(Some(Instant::now() + std::time::Duration::from_secs_f64(secs)))
+    Ok(Some(
+        Instant::now() + std::time::Duration::from_secs_f64(secs),
+    ))
 }
 
 /// The frozen stage of [`TEST_FREEZE_ENV`]: never returns.
 fn freeze(camera: &str) -> ! {
-    tracing::warn!(camera, "{TEST_FREEZE_ENV}: the analytics stage is frozen now");
+    tracing::warn!(
+        camera,
+        "{TEST_FREEZE_ENV}: the analytics stage is frozen now"
+    );
     loop {
         std::thread::sleep(std::time::Duration::from_secs(3600));
     }

@@ -640,6 +640,48 @@ polygon = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]]
     }
 
     #[test]
+    fn sighup_reloads_the_file_through_the_same_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("site.toml");
+        std::fs::write(&path, BASE).unwrap();
+        let shared = Shared::new(base());
+        let none = |_: &mut Config| Ok(());
+        let reload = || reload_file(&shared, &path, None, &cams(), &none);
+        assert_eq!(reload(), Reloaded::Unchanged);
+        // A renamed zone of cam1: applied; cam2's layout is untouched.
+        std::fs::write(&path, BASE.replace("\"door\"", "\"entrance\"")).unwrap();
+        assert_eq!(reload(), Reloaded::Applied);
+        let (g1, now) = shared.snapshot();
+        assert_eq!(g1, 1);
+        assert_eq!(now.zones[0].name, "entrance");
+        assert_eq!(camera_layout(&now, "cam2"), camera_layout(&base(), "cam2"));
+        // An invalid file, a missing one, and a change that needs a restart: refused, nothing
+        // changes.
+        std::fs::write(
+            &path,
+            BASE.replace("[0.5, 0.1], [0.5, 0.5]]", "[1.5, 0.1], [0.5, 0.5]]"),
+        )
+        .unwrap();
+        assert_eq!(reload(), Reloaded::Refused);
+        std::fs::write(&path, BASE.replace("/videos/b.mp4", "/videos/c.mp4")).unwrap();
+        assert_eq!(reload(), Reloaded::Refused);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(reload(), Reloaded::Refused);
+        assert_eq!(
+            shared.snapshot().0,
+            1,
+            "nothing applied after the first change"
+        );
+        // The command line's changes apply to the reloaded file (and can refuse it).
+        std::fs::write(&path, BASE).unwrap();
+        let refuse = |_: &mut Config| Err(anyhow::anyhow!("no"));
+        assert_eq!(
+            reload_file(&shared, &path, None, &cams(), &refuse),
+            Reloaded::Refused
+        );
+    }
+
+    #[test]
     fn persisting_writes_a_file_that_reads_back_and_a_failure_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("site.toml");
