@@ -332,7 +332,7 @@ fn sigterm_closes_the_windows_flushes_the_spool_and_ends_stopped() {
         );
     }
     let (spool, _) = aisle_fleet::Spool::open(
-        &dir.path().join("spool"),
+        dir.path().join("spool"),
         aisle_fleet::SpoolOptions::default(),
     )
     .expect("the spool reopens");
