@@ -18,6 +18,12 @@
 //! behind a shared handle; each camera checks it between frames and rebuilds its analytics
 //! when its zones, lines or `[analytics]` changed; `restart` ends the run with
 //! [`supervisor::RESTART_EXIT_CODE`].
+//!
+//! As a daemon (`crate::daemon`, one thread beside the cameras): `sd_notify` READY once every
+//! camera has loaded its models and opened its source, STATUS with the camera states, WATCHDOG
+//! pings gated on every camera's heartbeat, SIGTERM/SIGINT stop every camera at its next frame
+//! (windows closed as at the end of a file, spool flushed, `stopped`, exit 0), SIGHUP reloads
+//! the config file through the `config/set` checks.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -60,7 +66,7 @@ pub struct RunArgs {
     #[arg(long)]
     realtime: bool,
     /// Video files: start again at the end, media time going on (until `--max-seconds`, a
-    /// `restart` command or Ctrl-C).
+    /// `restart` command, SIGTERM or Ctrl-C).
     #[arg(long = "loop")]
     loop_files: bool,
     /// Publish to an MQTT broker started inside this process on 127.0.0.1:PORT (default 1883),
