@@ -11,8 +11,10 @@
 //! 4. With a usable GPU (`aisle_gpu::probe`) and `runtime.gpu` not `off`: the CUDA
 //!    preprocessing kernels are compiled by NVRTC into the kernel cache
 //!    (`<cache_dir>/kernels`, which the daemon then loads without compiling), and the detector
-//!    is loaded once with the TensorRT/CUDA execution providers, so that a broken GPU set-up
-//!    fails here rather than in the daemon. Without a GPU these steps are skipped and
+//!    is loaded once with the TensorRT/CUDA execution providers, which builds its TensorRT
+//!    engines into `<cache_dir>/engines/<ONNX Runtime version>-<L4T release>` (the daemon's
+//!    engine cache: its first start then deserialises them instead of building them), and a
+//!    broken GPU set-up fails here rather than in the daemon. Without a GPU these steps are skipped and
 //!    reported; with `runtime.gpu = "required"` a missing GPU fails.
 //!
 //! Exit status 0 when nothing failed (skipped steps allowed), 1 otherwise. Each line is
@@ -196,14 +198,23 @@ fn prepare(config_path: Option<&Path>) -> Result<ExitCode> {
             match (rt, eps.is_empty()) {
                 (Some(rt), false) => {
                     let accel = crate::pipeline::acceleration(gpu);
-                    match OrtEngine::load(rt, &spec, &models_dir, 1, accel) {
+                    let engines = crate::pipeline::engine_cache_dir(&config, rt);
+                    match OrtEngine::load_with_engine_cache(
+                        rt,
+                        &spec,
+                        &models_dir,
+                        1,
+                        accel,
+                        Some(&engines),
+                    ) {
                         Ok(e) => r.line(
                             Outcome::Ok,
                             "detector on the GPU",
                             &format!(
-                                "{} loads with {} (TensorRT engines are built in memory at each start; they are not cached on disk yet)",
+                                "{} loads with {}; TensorRT engines (when TensorRT runs it) built or found in {}",
                                 spec.name,
-                                e.backend()
+                                e.backend(),
+                                engines.display()
                             ),
                         )?,
                         Err(e) => r.line(Outcome::Fail, "detector on the GPU", &e.to_string())?,
