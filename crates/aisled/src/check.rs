@@ -330,7 +330,7 @@ pub fn run(config_path: Option<&Path>) -> Result<ExitCode> {
     );
     r.line(
         status,
-        "hardware video decoder",
+        "NVDEC (hardware video decoder)",
         &detail,
         Some("Jetson Orin: JetPack's multimedia packages (nvidia-l4t-multimedia; Yocto: tegra-libraries-multimedia) and access to /dev/v4l2-nvdec; Thor and discrete GPUs: the NVIDIA driver's libnvcuvid"),
     );
