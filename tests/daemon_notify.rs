@@ -8,7 +8,9 @@
 //!   every record acknowledged by the broker (the spool is empty), the retained status
 //!   `stopped`, exit status 0; `WATCHDOG_PID` naming another process turns the pings off;
 //! - SIGHUP: a changed zone in the config file takes effect without a restart; an invalid file
-//!   is refused with an error naming the file and the bad value, and the run goes on.
+//!   is refused with an error naming the file and the bad value, and the run goes on;
+//! - under systemd (`INVOCATION_ID`) log lines start with their journal priority (`<6>`), without
+//!   timestamp or colour.
 //!
 //! Waits are generous (minutes) and never assert that something was fast: the machine that runs
 //! them may be loaded.
@@ -402,4 +404,45 @@ fn sighup_reloads_the_config_file_and_refuses_an_invalid_one() {
     device.signal("TERM");
     assert_eq!(device.wait(LIMIT), Some(0));
     assert_eq!(notify.count("STOPPING=1"), 1);
+}
+
+#[test]
+fn under_systemd_log_lines_carry_journal_priorities() {
+    needs_media();
+    let dir = tempfile::tempdir().unwrap();
+    let config = site_config(dir.path(), None);
+    let log = |systemd: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_aisle"));
+        cmd.args(["run", "--config"])
+            .arg(&config)
+            .args(["--fps", "2", "--max-seconds", "2"])
+            .env("AISLE_LOG", "info")
+            .env_remove("JOURNAL_STREAM")
+            .env_remove("INVOCATION_ID");
+        if systemd {
+            cmd.env("INVOCATION_ID", "0123456789abcdef0123456789abcdef");
+        }
+        let o = cmd.output().expect("aisle runs");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stderr).unwrap()
+    };
+    let journal = log(true);
+    assert!(!journal.is_empty());
+    for line in journal.lines() {
+        assert!(
+            ["<3>", "<4>", "<6>", "<7>"]
+                .iter()
+                .any(|p| line.starts_with(p)),
+            "no priority prefix: {line:?}"
+        );
+        assert!(!line.contains("\u{1b}["), "no colour: {line:?}");
+        assert!(!line.contains("Z  INFO"), "no timestamp: {line:?}");
+    }
+    assert!(
+        journal.contains("<6> INFO aisle::run: camera done"),
+        "{journal}"
+    );
+    // Elsewhere: the usual timestamped lines.
+    let plain = log(false);
+    assert!(plain.lines().all(|l| l.starts_with("20")), "{plain}");
 }
