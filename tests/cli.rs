@@ -214,11 +214,18 @@ fn check_reports_every_part() {
         "[ok  ] model nanodet",
         "numeric check passed",
         "CUDA driver",
-        "NVDEC",
+        "NVDEC (hardware video decoder)",
         "GPU (CUDA kernels)",
     ] {
         assert!(out.contains(needle), "lacks {needle:?}:\n{out}");
     }
+    // Either decoder path is accepted (nvcuvid, or V4L2 NVDEC on Orin) and named.
+    assert!(
+        out.contains("through the Video Codec SDK")
+            || out.contains("through V4L2 (Jetson Orin)")
+            || out.contains("[warn] NVDEC (hardware video decoder): neither libnvcuvid.so.1"),
+        "{out}"
+    );
     // Without a GPU, `preferred` (the default) warns and goes on with the CPU path.
     let no_gpu = out.contains("libcuda.so.1 not found");
     if no_gpu {

@@ -108,6 +108,24 @@ impl OrtEngine {
         threads: usize,
         accel: Acceleration,
     ) -> Result<Self, InferError> {
+        Self::load_with_engine_cache(rt, spec, models_dir, threads, accel, None)
+    }
+
+    /// [`load`](Self::load), keeping the TensorRT engines (and TensorRT's timing cache) that the
+    /// TensorRT execution provider builds in `engine_cache` (created if missing), so that the
+    /// next load with the same model, TensorRT and GPU deserialises them instead of building
+    /// them again (minutes on a Jetson). ONNX Runtime names each engine after the model's
+    /// subgraph hash and the GPU's compute capability; the caller keys the directory on what
+    /// ONNX Runtime does not (its own version, the TensorRT release). Unused on the CPU and with
+    /// the CUDA provider alone.
+    pub fn load_with_engine_cache(
+        rt: &OrtRuntime,
+        spec: &ModelSpec,
+        models_dir: &Path,
+        threads: usize,
+        accel: Acceleration,
+        engine_cache: Option<&Path>,
+    ) -> Result<Self, InferError> {
         let path = spec.path_in(models_dir);
         if !path.is_file() {
             return Err(InferError::ModelMissing {
@@ -158,7 +176,24 @@ impl OrtEngine {
             let mut eps = Vec::new();
             let required = accel == Acceleration::GpuRequired;
             if gpu.contains(&"TensorRT") {
-                let ep = ort::ep::TensorRT::default().with_fp16(true);
+                let mut ep = ort::ep::TensorRT::default().with_fp16(true);
+                if let Some(dir) = engine_cache {
+                    match std::fs::create_dir_all(dir) {
+                        Ok(()) => {
+                            let dir = dir.display().to_string();
+                            ep = ep
+                                .with_engine_cache(true)
+                                .with_engine_cache_path(&dir)
+                                .with_timing_cache(true)
+                                .with_timing_cache_path(&dir);
+                        }
+                        Err(e) => tracing::warn!(
+                            model = %spec.name,
+                            "TensorRT engine cache {}: {e}; engines are built in memory only",
+                            dir.display()
+                        ),
+                    }
+                }
                 eps.push(if required {
                     ep.build().error_on_failure()
                 } else {

@@ -46,6 +46,55 @@ impl Report {
     }
 }
 
+/// The hardware video decoder's two paths: NVDEC through the Video Codec SDK (`nvcuvid`: Thor and
+/// discrete GPUs), or the V4L2 memory-to-memory decoder of the Jetson Multimedia API (Orin: the
+/// `/dev/v4l2-nvdec` node, reached through the libv4l2 plugin `libnvv4l2`), which has no
+/// nvcuvid (docs/appliance.md, ../shared/reference/platform.md).
+const NVCUVID: &[&str] = &["libnvcuvid.so.1", "libnvcuvid.so"];
+const V4L2_NVDEC_NODE: &str = "/dev/v4l2-nvdec";
+const V4L2_NVDEC_PLUGIN: &[&str] = &["libnvv4l2.so", "libv4l2_nvvideocodec.so"];
+
+/// The decoder line of `aisle check` from what was found: either path is enough.
+fn decoder_line(
+    nvcuvid: Option<&Path>,
+    v4l2_node: bool,
+    v4l2_plugin: Option<&Path>,
+    gpu: GpuPolicy,
+) -> (Status, String) {
+    if let Some(lib) = nvcuvid {
+        return (
+            Status::Ok,
+            format!("NVDEC through the Video Codec SDK ({})", lib.display()),
+        );
+    }
+    if v4l2_node || v4l2_plugin.is_some() {
+        let mut found = Vec::new();
+        if v4l2_node {
+            found.push(V4L2_NVDEC_NODE.to_string());
+        }
+        if let Some(p) = v4l2_plugin {
+            found.push(p.display().to_string());
+        }
+        return (
+            Status::Ok,
+            format!("NVDEC through V4L2 (Jetson Orin): {}", found.join(", ")),
+        );
+    }
+    let status = match gpu {
+        GpuPolicy::Required => Status::Fail,
+        GpuPolicy::Preferred => Status::Warn,
+        GpuPolicy::Off => Status::Ok,
+    };
+    let mut detail = format!(
+        "neither {} (Video Codec SDK) nor {V4L2_NVDEC_NODE} / {} (V4L2, Jetson Orin) found",
+        NVCUVID[0], V4L2_NVDEC_PLUGIN[0]
+    );
+    if gpu == GpuPolicy::Off {
+        detail.push_str(" (not used: runtime.gpu = \"off\")");
+    }
+    (status, detail)
+}
+
 /// GPU libraries the GPU backends load at run time, with what provides them.
 const GPU_LIBRARIES: &[(&str, &[&str], &str)] = &[
     ("CUDA driver", &["libcuda.so.1", "libcuda.so"], "install the NVIDIA driver (JetPack on Jetson)"),
@@ -53,11 +102,6 @@ const GPU_LIBRARIES: &[(&str, &[&str], &str)] = &[
         "NVRTC (CUDA kernels)",
         &["libnvrtc.so.12", "libnvrtc.so"],
         "install the CUDA toolkit's NVRTC (JetPack: cuda-nvrtc; elsewhere: pip nvidia-cuda-nvrtc-cu12) and add it to LD_LIBRARY_PATH",
-    ),
-    (
-        "NVDEC (nvcuvid)",
-        &["libnvcuvid.so.1", "libnvcuvid.so"],
-        "install the NVIDIA driver's video decode library (absent on Jetson Orin, which decodes through V4L2)",
     ),
     ("TensorRT", &["libnvinfer.so.10", "libnvinfer.so.8", "libnvinfer.so"], "install TensorRT (JetPack: tensorrt-core)"),
 ];
@@ -275,6 +319,22 @@ pub fn run(config_path: Option<&Path>) -> Result<ExitCode> {
         }
     }
 
+    // The hardware decoder: nvcuvid or V4L2 NVDEC, whichever the platform has.
+    let nvcuvid = NVCUVID.iter().find_map(|n| find_library(n));
+    let plugin = V4L2_NVDEC_PLUGIN.iter().find_map(|n| find_library(n));
+    let (status, detail) = decoder_line(
+        nvcuvid.as_deref(),
+        Path::new(V4L2_NVDEC_NODE).exists(),
+        plugin.as_deref(),
+        gpu,
+    );
+    r.line(
+        status,
+        "NVDEC (hardware video decoder)",
+        &detail,
+        Some("Jetson Orin: JetPack's multimedia packages (nvidia-l4t-multimedia; Yocto: tegra-libraries-multimedia) and access to /dev/v4l2-nvdec; Thor and discrete GPUs: the NVIDIA driver's libnvcuvid"),
+    );
+
     // GPU libraries (loaded at run time by the GPU backends).
     for (what, names, fix) in GPU_LIBRARIES {
         match names.iter().find_map(|n| find_library(n)) {
@@ -357,4 +417,37 @@ fn find_library(name: &str) -> Option<PathBuf> {
             let (lhs, rhs) = line.trim().split_once(" => ")?;
             (lhs.split_whitespace().next()? == name).then(|| PathBuf::from(rhs.trim()))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn either_decoder_path_is_enough() {
+        let lib = Path::new("/usr/lib/libnvcuvid.so.1");
+        let (st, d) = decoder_line(Some(lib), false, None, GpuPolicy::Required);
+        assert_eq!(st, Status::Ok);
+        assert!(d.contains("Video Codec SDK"), "{d}");
+        // Orin: no nvcuvid, the V4L2 decoder node.
+        let (st, d) = decoder_line(None, true, None, GpuPolicy::Required);
+        assert_eq!(st, Status::Ok);
+        assert!(d.contains("V4L2") && d.contains("/dev/v4l2-nvdec"), "{d}");
+        let plugin = Path::new("/usr/lib/aarch64-linux-gnu/tegra/libnvv4l2.so");
+        let (st, d) = decoder_line(None, false, Some(plugin), GpuPolicy::Required);
+        assert_eq!(st, Status::Ok);
+        assert!(d.contains("libnvv4l2.so"), "{d}");
+        // Neither: fails only when the GPU is required.
+        assert_eq!(
+            decoder_line(None, false, None, GpuPolicy::Required).0,
+            Status::Fail
+        );
+        assert_eq!(
+            decoder_line(None, false, None, GpuPolicy::Preferred).0,
+            Status::Warn
+        );
+        let (st, d) = decoder_line(None, false, None, GpuPolicy::Off);
+        assert_eq!(st, Status::Ok);
+        assert!(d.contains("not used"), "{d}");
+    }
 }

@@ -141,6 +141,14 @@ impl Board {
         }
     }
 
+    /// The state of every camera, in the run's order.
+    pub fn states(&self) -> Vec<CameraState> {
+        self.cameras
+            .iter()
+            .map(|(_, c)| c.lock().unwrap_or_else(|e| e.into_inner()).state)
+            .collect()
+    }
+
     /// The report of the interval that ends now (and starts the next one).
     pub fn report(&self, link: Option<&LinkHandle>, spool_max_bytes: u64) -> Health {
         let now = Instant::now();

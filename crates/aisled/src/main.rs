@@ -10,16 +10,23 @@
 //! - `aisle eval tracking`: score the tracker on the synthetic store's scenarios.
 //! - `aisle run`: cameras (or video files) of the config -> detector -> tracker -> zone
 //!   analytics; prints the metric records as JSON lines (and publishes them with `[mqtt]`,
-//!   taking commands: exit status 75 after a `restart` command).
+//!   taking commands: exit status 75 after a `restart` command). Under systemd it is a
+//!   `Type=notify` daemon (`crate::daemon`): READY/STATUS/STOPPING/WATCHDOG, SIGTERM stops it
+//!   gracefully, SIGHUP reloads the config file.
 //! - `aisle replay`: a MOTChallenge detection file -> tracker -> zone analytics -> JSON lines.
+//! - `aisle models prepare`: first-boot preparation (config, model checksums, CUDA kernels and
+//!   TensorRT engines cached under the state directory); `aisle-prepare.service` runs it.
 //! - `aisle schema`: the JSON Schema of the metric records.
 //! - `aisle watch`: subscribe to the MQTT topic tree and show the latest zone figures and device
 //!   states as a live table.
 
 mod check;
+mod daemon;
 mod detect;
 mod eval;
 mod health;
+mod logging;
+mod models;
 mod pipeline;
 mod probe;
 mod replay;
@@ -29,7 +36,6 @@ mod supervisor;
 mod track;
 mod watch;
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -67,6 +73,9 @@ enum Command {
     /// Analyse a MOTChallenge detection file with a camera's zones and lines; print metric
     /// records as JSON lines.
     Replay(replay::ReplayArgs),
+    /// Models: `aisle models prepare` does the first-boot work (config check, model checksums,
+    /// CUDA kernels and TensorRT engines into the cache).
+    Models(models::ModelsArgs),
     /// Print the JSON Schema of the metric records.
     Schema(schema::SchemaArgs),
     /// Show the live zone metrics and device states published on an MQTT broker as a table
@@ -75,16 +84,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("AISLE_LOG")
-                // The embedded broker (rumqttd) logs ordinary disconnections as errors: its
-                // logs are off unless asked for (`AISLE_LOG=warn,rumqttd=info`).
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rumqttd=off")),
-        )
-        .init();
+    logging::init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Detect(args) => detect::run(cli.config.as_deref(), &args),
@@ -95,6 +95,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(cli.config.as_deref(), &args),
         Command::Replay(args) => replay::run(cli.config.as_deref(), &args),
         Command::Schema(args) => schema::run(&args),
+        Command::Models(args) => models::run(cli.config.as_deref(), &args),
         Command::Watch(args) => watch::run(cli.config.as_deref(), &args),
     };
     match result {

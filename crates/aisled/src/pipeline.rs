@@ -88,6 +88,42 @@ pub fn kernel_cache(config: &Config) -> KernelCache {
     KernelCache::new(config.cache_dir().join("kernels"))
 }
 
+/// Where the TensorRT execution provider keeps its engines: `<cache_dir>/engines/<key>`, the key
+/// naming what ONNX Runtime's own engine names do not: its version and, on a Jetson, the L4T
+/// release (`/etc/nv_tegra_release`, which fixes the TensorRT version). An update of either
+/// starts an empty directory instead of loading stale engines. `aisle models prepare` fills it.
+pub fn engine_cache_dir(config: &Config, rt: &aisle_infer::OrtRuntime) -> std::path::PathBuf {
+    let l4t = std::fs::read_to_string("/etc/nv_tegra_release").ok();
+    config
+        .cache_dir()
+        .join("engines")
+        .join(engine_cache_key(rt.version.as_deref(), l4t.as_deref()))
+}
+
+/// `ort<version>-<L4T release>`, e.g. `ort1.20.1-R36.4.3`; `host` off a Jetson; only
+/// `[A-Za-z0-9._-]`.
+fn engine_cache_key(ort_version: Option<&str>, nv_tegra_release: Option<&str>) -> String {
+    // "# R36 (release), REVISION: 4.3, GCID: ..., BOARD: generic, EABI: aarch64, DATE: ..."
+    let l4t = nv_tegra_release
+        .and_then(|text| {
+            let line = text.lines().next()?;
+            let major = line.split_whitespace().find(|w| w.starts_with('R'))?;
+            let revision = line.split("REVISION:").nth(1)?.split(',').next()?.trim();
+            Some(format!("{major}.{revision}"))
+        })
+        .unwrap_or_else(|| "host".to_string());
+    let key = format!("ort{}-{l4t}", ort_version.unwrap_or("unknown"));
+    key.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// The preprocessor `runtime.gpu` asks for on this machine; see [`select_preprocessor`].
 pub fn build_preprocessor(config: &Config) -> Result<(Box<dyn Preprocessor>, PreprocessBackend)> {
     select_preprocessor(config.runtime.gpu, aisle_gpu::probe, || {
@@ -115,12 +151,13 @@ pub fn build_detector_with_threshold(
     let (pre, _) = build_preprocessor(config)?;
     let (lib, origin) = config.ort_library();
     let rt = aisle_infer::load_onnxruntime(&lib, origin)?;
-    let engine = OrtEngine::load(
+    let engine = OrtEngine::load_with_engine_cache(
         rt,
         &spec,
         &config.models_dir(),
         config.runtime.threads,
         acceleration(config.runtime.gpu),
+        Some(&engine_cache_dir(config, rt)),
     )?;
     let d = &config.detector;
     let opts = DetectorOptions {
@@ -238,6 +275,18 @@ pub fn camera_url(config: &Config, url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn engine_cache_keys_name_onnx_runtime_and_the_l4t_release() {
+        let release = "# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, EABI: aarch64, DATE: Wed Jan  8 01:49:37 UTC 2025\n";
+        assert_eq!(
+            engine_cache_key(Some("1.20.1"), Some(release)),
+            "ort1.20.1-R36.4.3"
+        );
+        assert_eq!(engine_cache_key(Some("1.31.1"), None), "ort1.31.1-host");
+        assert_eq!(engine_cache_key(None, Some("garbage")), "ortunknown-host");
+        assert_eq!(engine_cache_key(Some("1/2 3"), None), "ort1_2_3-host");
+    }
     use std::cell::Cell;
 
     fn no_gpu() -> Result<Box<dyn Preprocessor>, GpuError> {

@@ -18,6 +18,12 @@
 //! behind a shared handle; each camera checks it between frames and rebuilds its analytics
 //! when its zones, lines or `[analytics]` changed; `restart` ends the run with
 //! [`supervisor::RESTART_EXIT_CODE`].
+//!
+//! As a daemon (`crate::daemon`, one thread beside the cameras): `sd_notify` READY once every
+//! camera has loaded its models and opened its source, STATUS with the camera states, WATCHDOG
+//! pings gated on every camera's heartbeat, SIGTERM/SIGINT stop every camera at its next frame
+//! (windows closed as at the end of a file, spool flushed, `stopped`, exit 0), SIGHUP reloads
+//! the config file through the `config/set` checks.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -26,6 +32,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
+use crate::daemon;
 use crate::health::{Board, LivePublisher, Stage};
 use crate::supervisor::{self, Shared};
 use aisle_analytics::{AnalyticsError, CameraAnalytics, TrackPoint};
@@ -59,7 +66,7 @@ pub struct RunArgs {
     #[arg(long)]
     realtime: bool,
     /// Video files: start again at the end, media time going on (until `--max-seconds`, a
-    /// `restart` command or Ctrl-C).
+    /// `restart` command, SIGTERM or Ctrl-C).
     #[arg(long = "loop")]
     loop_files: bool,
     /// Publish to an MQTT broker started inside this process on 127.0.0.1:PORT (default 1883),
@@ -82,6 +89,24 @@ struct CameraSummary {
 
 pub fn run(config_path: Option<&Path>, args: &RunArgs) -> Result<ExitCode> {
     process_start();
+    // First: a SIGHUP or SIGTERM during start-up must not kill the process (crate::daemon).
+    let signals = daemon::Signals::install()?;
+    let notifier = daemon::Notifier::from_env();
+    let watchdog = daemon::watchdog_interval(
+        std::env::var("WATCHDOG_USEC").ok().as_deref(),
+        std::env::var("WATCHDOG_PID").ok().as_deref(),
+        std::process::id(),
+    )
+    .unwrap_or_else(|e| {
+        tracing::error!("{e:#}: no watchdog pings");
+        None
+    });
+    if let (Some(interval), false) = (watchdog, notifier.enabled()) {
+        tracing::warn!(
+            "WATCHDOG_USEC is set but NOTIFY_SOCKET is not: the {:.1} s watchdog pings go nowhere",
+            interval.as_secs_f64()
+        );
+    }
     let Some(path) = config_path else {
         bail!("aisle run needs --config FILE (with [[cameras]], [[zones]] and [[lines]])");
     };
@@ -117,6 +142,14 @@ pub fn run(config_path: Option<&Path>, args: &RunArgs) -> Result<ExitCode> {
     let camera_ids: Vec<String> = cameras.iter().map(|c| c.id.clone()).collect();
     let shared = Shared::new(config.clone());
     let board = Board::new(&camera_ids, env!("CARGO_PKG_VERSION"));
+    let heartbeats = daemon::Heartbeats::new(&camera_ids);
+    let unknown_beat = daemon::Beat::default();
+    let adjust = |c: &mut Config| -> Result<()> {
+        match args.embedded_broker {
+            Some(port) => use_embedded_broker(c, path, port),
+            None => Ok(()),
+        }
+    };
     let results: Vec<(String, Result<CameraSummary>)> = std::thread::scope(|s| {
         // The health reporter: every mqtt.health_interval_s while the cameras run.
         let reporter = match (out.link.as_ref(), config.mqtt.as_ref()) {
@@ -146,15 +179,39 @@ pub fn run(config_path: Option<&Path>, args: &RunArgs) -> Result<ExitCode> {
             }
             _ => None,
         };
+        // sd_notify (READY, STATUS, STOPPING, WATCHDOG) and the signals (stop, reload).
+        let daemon = {
+            let d = daemon::Daemon {
+                notifier: &notifier,
+                watchdog,
+                signals: &signals,
+                shared: &shared,
+                board: &board,
+                heartbeats: &heartbeats,
+                path,
+                link: out.link.as_ref(),
+                cameras: &camera_ids,
+                adjust: &adjust,
+            };
+            std::thread::Builder::new()
+                .name("aisle-daemon".into())
+                .spawn_scoped(s, move || d.run())
+                .map_err(|e| tracing::error!("cannot start the daemon thread: {e}"))
+                .ok()
+        };
         let handles: Vec<_> = cameras
             .iter()
             .map(|cam| {
                 let (shared, out, board) = (&shared, Arc::clone(&out), &board);
+                let beat = heartbeats.of(&cam.id).unwrap_or(&unknown_beat);
                 let id = cam.id.clone();
                 let handle = std::thread::Builder::new()
                     .name(format!("camera-{id}"))
                     .spawn_scoped(s, move || {
-                        let r = run_camera(shared, path, cam, args, start_ms, tracker, &out, board);
+                        let r = run_camera(
+                            shared, path, cam, args, start_ms, tracker, &out, board, beat,
+                        );
+                        beat.ended();
                         board.update(&cam.id, |c| match &r {
                             Ok(_) => c.state = aisle_fleet::payload::CameraState::Ended,
                             Err(e) => {
@@ -182,6 +239,9 @@ pub fn run(config_path: Option<&Path>, args: &RunArgs) -> Result<ExitCode> {
         shared.finish();
         if let Some(c) = commander {
             let _ = c.join();
+        }
+        if let Some(d) = daemon {
+            let _ = d.join();
         }
         board.finish();
         if let Some(r) = reporter {
@@ -477,6 +537,9 @@ struct Analysis<'a> {
     board: &'a Board,
     frame_done: Option<Instant>,
     live: LivePublisher,
+    /// Test-only fault injection (`AISLE_TEST_FREEZE_AFTER_S`): when the analytics stage of
+    /// this camera freezes.
+    freeze_at: Option<Instant>,
 }
 
 impl Analysis<'_> {
@@ -566,6 +629,9 @@ impl Analysis<'_> {
         self.last = Some(frame.pts);
         let analysed = Instant::now();
         let track = analysed.duration_since(tracked);
+        if self.freeze_at.is_some_and(|at| Instant::now() >= at) {
+            freeze(self.camera);
+        }
         if let Some(analytics) = self.analytics.as_mut() {
             match analytics.update(frame.pts, &self.points, &mut self.records) {
                 Ok(()) => {}
@@ -626,6 +692,7 @@ fn run_camera(
     tracker_cfg: TrackerConfig,
     out: &Sink<impl Write>,
     board: &Board,
+    beat: &daemon::Beat,
 ) -> Result<CameraSummary> {
     let (generation, snapshot) = shared.snapshot();
     let config: &Config = &snapshot;
@@ -702,6 +769,7 @@ fn run_camera(
         board,
         frame_done: None,
         live: LivePublisher::default(),
+        freeze_at: test_freeze(cam, config)?,
     };
     let started = Instant::now();
     let mut summary = CameraSummary::default();
@@ -715,6 +783,7 @@ fn run_camera(
         Source::File(mut video) => {
             // Files: the analytics can be set up now (size known, epoch from --start).
             a.start_analytics(video.info().width, video.info().height, start_ms)?;
+            beat.ready();
             let mut keep = RateDecimator::new(args.fps);
             // End of the video: the last decoded frame plus one frame interval.
             let mut prev: Option<MediaTime> = None;
@@ -724,6 +793,7 @@ fn run_camera(
             'passes: loop {
                 let mut decoded_this_pass = 0u64;
                 for frame in video.frames() {
+                    beat.beat();
                     let mut frame = match frame {
                         Ok(f) => f,
                         Err(e) => {
@@ -762,6 +832,7 @@ fn run_camera(
                             if ahead <= 0.0 || shared.stopping() {
                                 break;
                             }
+                            beat.beat();
                             std::thread::sleep(std::time::Duration::from_secs_f64(ahead.min(0.2)));
                         }
                     }
@@ -777,6 +848,8 @@ fn run_camera(
             }
         }
         Source::Camera { runtime, ingest } => {
+            beat.ready();
+            let mut received = 0;
             loop {
                 if shared.stopping() {
                     break;
@@ -788,6 +861,16 @@ fn run_camera(
                 });
                 let st = ingest.stats();
                 board.update(&cam.id, |c| camera_counters(c, &st, first_pts.is_some()));
+                // Alive: a frame came, the ingest took data, or it is reconnecting (each of its
+                // reconnect states ends on its own timeout). Streaming without data is a stall.
+                let reconnecting = !matches!(st.state, aisle_video::camera::StateKind::Streaming);
+                if matches!(next, Ok(Some(_)))
+                    || reconnecting
+                    || st.access_units_received != received
+                {
+                    beat.beat();
+                }
+                received = st.access_units_received;
                 let f = match next {
                     Ok(Some(f)) => f,
                     Ok(None) => break,
@@ -830,6 +913,43 @@ fn run_camera(
     summary.records = a.emitted;
     summary.wall_s = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// Test-only fault injection: with `AISLE_TEST_FREEZE_AFTER_S=<seconds>` in the environment, the
+/// analytics stage of the run's first camera hangs for good once that many seconds have passed
+/// since the camera started (a stuck stage, for the watchdog test in tests/daemon_notify.rs).
+/// Not a command-line option on purpose: it must never be used in production.
+const TEST_FREEZE_ENV: &str = "AISLE_TEST_FREEZE_AFTER_S";
+
+fn test_freeze(cam: &CameraConfig, config: &Config) -> Result<Option<Instant>> {
+    let Some(value) = std::env::var_os(TEST_FREEZE_ENV) else {
+        return Ok(None);
+    };
+    if config.cameras.first().map(|c| &c.id) != Some(&cam.id) {
+        return Ok(None);
+    }
+    let text = value.to_string_lossy();
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .ok()
+        .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+        .with_context(|| format!("{TEST_FREEZE_ENV}={text:?} is not a number of seconds"))?;
+    tracing::warn!(camera = %cam.id, "{TEST_FREEZE_ENV}: test-only fault injection, the analytics stage freezes after {secs} s");
+    Ok(Some(
+        Instant::now() + std::time::Duration::from_secs_f64(secs),
+    ))
+}
+
+/// The frozen stage of [`TEST_FREEZE_ENV`]: never returns.
+fn freeze(camera: &str) -> ! {
+    tracing::warn!(
+        camera,
+        "{TEST_FREEZE_ENV}: the analytics stage is frozen now"
+    );
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(3600));
+    }
 }
 
 /// A camera's health counters from its ingest's: decoded frames, drops (decoder errors and

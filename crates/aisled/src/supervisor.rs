@@ -30,7 +30,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use aisle_config::{AnalyticsConfig, Config, LineConfig, ZoneConfig};
@@ -51,6 +51,8 @@ pub struct Shared {
     restart: AtomicBool,
     /// Every camera is done: the command thread ends.
     finished: AtomicBool,
+    /// Held while a change is checked and applied (MQTT commands and SIGHUP reloads).
+    change: Mutex<()>,
 }
 
 impl Shared {
@@ -61,6 +63,7 @@ impl Shared {
             stop: AtomicBool::new(false),
             restart: AtomicBool::new(false),
             finished: AtomicBool::new(false),
+            change: Mutex::new(()),
         }
     }
 
@@ -88,6 +91,16 @@ impl Shared {
 
     pub fn restart_requested(&self) -> bool {
         self.restart.load(Ordering::Acquire)
+    }
+
+    /// Every camera should stop at its next frame (SIGTERM), without a restart.
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::Release);
+    }
+
+    /// Every camera is done ([`finish`](Self::finish) was called).
+    pub fn finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
     }
 
     fn request_restart(&self) {
@@ -218,7 +231,18 @@ pub fn check_change(
             ));
         }
     }
-    let origin = action.verb().as_str();
+    check_new(current, new, action.verb().as_str(), restart, cameras)
+}
+
+/// Steps 2 and 3 for a new configuration `new` from `origin` (a verb, or the config file of a
+/// SIGHUP reload); `restart`: the change may need a restart.
+pub fn check_new(
+    current: &Config,
+    new: Config,
+    origin: &str,
+    restart: bool,
+    cameras: &[String],
+) -> Result<Checked, ReplyError> {
     new.validate(origin).map_err(|e| invalid(&e, origin))?;
     for camera in cameras {
         if new.camera(camera).is_none() {
@@ -297,6 +321,85 @@ pub fn persist(config: &Config, path: &Path) -> Result<(), ReplyError> {
     })
 }
 
+/// Step 5 without a restart: puts `checked` in effect for the cameras (next frame) and announces
+/// it on the link (retained `config`, birth with the new hash).
+fn apply(shared: &Shared, link: Option<&aisle_fleet::LinkHandle>, checked: Checked) {
+    let effective = EffectiveConfig::new(&checked.config);
+    let ids = checked
+        .config
+        .cameras
+        .iter()
+        .map(|c| c.id.clone())
+        .collect();
+    shared.publish(checked.config);
+    if let Some(link) = link {
+        if let Err(e) = link.set_config(effective.clone(), Some(checked.authorizer), ids) {
+            tracing::warn!(error = %e, "cannot announce the new configuration");
+        }
+    }
+    tracing::info!(hash = %effective.hash, "configuration applied");
+}
+
+/// What a SIGHUP reload did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reloaded {
+    /// The new configuration is in effect.
+    Applied,
+    /// The file says what is already in effect.
+    Unchanged,
+    /// The file could not be read, is invalid, or changes what needs a restart: the
+    /// configuration in effect stays (the error is logged).
+    Refused,
+}
+
+/// SIGHUP: reads `path` again and applies it through the checks of `config/set` (validation,
+/// analytics set-up of every running camera, nothing that needs a restart). Cameras whose
+/// zones, lines and `[analytics]` did not change keep running untouched. On any error the
+/// configuration in effect stays and the error is logged with the file and the bad value's path.
+/// `adjust` applies the command line's changes (`--embedded-broker`) to the file's content.
+pub fn reload_file(
+    shared: &Shared,
+    path: &Path,
+    link: Option<&aisle_fleet::LinkHandle>,
+    cameras: &[String],
+    adjust: &dyn Fn(&mut Config) -> anyhow::Result<()>,
+) -> Reloaded {
+    let file = path.display().to_string();
+    let mut new = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(config = %file, path = %e.path().unwrap_or_default(), "reload refused: {e}; keeping the configuration in effect");
+            return Reloaded::Refused;
+        }
+    };
+    if let Err(e) = adjust(&mut new) {
+        tracing::error!(config = %file, "reload refused: {e:#}; keeping the configuration in effect");
+        return Reloaded::Refused;
+    }
+    let _change = shared.change.lock().unwrap_or_else(|e| e.into_inner());
+    let (_, current) = shared.snapshot();
+    if *current == new {
+        tracing::info!(config = %file, "reload: the file is unchanged");
+        return Reloaded::Unchanged;
+    }
+    match check_new(&current, new, &file, false, cameras) {
+        Ok(checked) => {
+            apply(shared, link, checked);
+            Reloaded::Applied
+        }
+        Err(e) if e.code == ErrorCode::RestartRequired => {
+            let at = e.path.unwrap_or_default();
+            tracing::error!(config = %file, path = %at, "reload refused: `{at}` in {file} cannot change while running; `systemctl restart aisle` applies it; keeping the configuration in effect");
+            Reloaded::Refused
+        }
+        Err(e) => {
+            let at = e.path.clone().unwrap_or_default();
+            tracing::error!(config = %file, path = %at, "reload refused: {file}: {}; keeping the configuration in effect", e.message);
+            Reloaded::Refused
+        }
+    }
+}
+
 /// Runs the commands of `queue` until every camera is done ([`Shared::finish`]).
 pub fn supervise(
     queue: aisle_fleet::CommandQueue,
@@ -305,7 +408,7 @@ pub fn supervise(
     link: &aisle_fleet::LinkHandle,
     cameras: &[String],
 ) {
-    while !shared.finished.load(Ordering::Acquire) {
+    while !shared.finished() {
         let Some(request) = queue.recv_timeout(Duration::from_millis(100)) else {
             continue;
         };
@@ -313,7 +416,14 @@ pub fn supervise(
         if shared.stopping() {
             request.reply(&Reply::error(
                 Some(verb.as_str()),
-                ReplyError::new(ErrorCode::Unavailable, "the device is restarting"),
+                ReplyError::new(
+                    ErrorCode::Unavailable,
+                    if shared.restart_requested() {
+                        "the device is restarting"
+                    } else {
+                        "the device is stopping"
+                    },
+                ),
             ));
             continue;
         }
@@ -326,6 +436,7 @@ pub fn supervise(
                 shared.request_restart();
             }
             Action::ConfigSet(_) | Action::ZonesSet(_) => {
+                let _change = shared.change.lock().unwrap_or_else(|e| e.into_inner());
                 let (_, current) = shared.snapshot();
                 let outcome = check_change(&current, &request.action, cameras)
                     .and_then(|checked| persist(&checked.config, path).map(|()| checked));
@@ -347,17 +458,7 @@ pub fn supervise(
                     shared.request_restart();
                     continue;
                 }
-                let ids = checked
-                    .config
-                    .cameras
-                    .iter()
-                    .map(|c| c.id.clone())
-                    .collect();
-                shared.publish(checked.config);
-                if let Err(e) = link.set_config(effective.clone(), Some(checked.authorizer), ids) {
-                    tracing::warn!(error = %e, "cannot announce the new configuration");
-                }
-                tracing::info!(hash = %effective.hash, "configuration applied");
+                apply(shared, Some(link), checked);
                 request.reply(&r);
             }
             Action::Ping | Action::ConfigGet => {
@@ -536,6 +637,48 @@ polygon = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]]
         assert!(check_change(&base(), &with(&hash), &cams()).is_ok());
         let e = check_change(&base(), &with("0000"), &cams()).unwrap_err();
         assert_eq!(e.code, ErrorCode::Conflict);
+    }
+
+    #[test]
+    fn sighup_reloads_the_file_through_the_same_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("site.toml");
+        std::fs::write(&path, BASE).unwrap();
+        let shared = Shared::new(base());
+        let none = |_: &mut Config| Ok(());
+        let reload = || reload_file(&shared, &path, None, &cams(), &none);
+        assert_eq!(reload(), Reloaded::Unchanged);
+        // A renamed zone of cam1: applied; cam2's layout is untouched.
+        std::fs::write(&path, BASE.replace("\"door\"", "\"entrance\"")).unwrap();
+        assert_eq!(reload(), Reloaded::Applied);
+        let (g1, now) = shared.snapshot();
+        assert_eq!(g1, 1);
+        assert_eq!(now.zones[0].name, "entrance");
+        assert_eq!(camera_layout(&now, "cam2"), camera_layout(&base(), "cam2"));
+        // An invalid file, a missing one, and a change that needs a restart: refused, nothing
+        // changes.
+        std::fs::write(
+            &path,
+            BASE.replace("[0.5, 0.1], [0.5, 0.5]]", "[1.5, 0.1], [0.5, 0.5]]"),
+        )
+        .unwrap();
+        assert_eq!(reload(), Reloaded::Refused);
+        std::fs::write(&path, BASE.replace("/videos/b.mp4", "/videos/c.mp4")).unwrap();
+        assert_eq!(reload(), Reloaded::Refused);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(reload(), Reloaded::Refused);
+        assert_eq!(
+            shared.snapshot().0,
+            1,
+            "nothing applied after the first change"
+        );
+        // The command line's changes apply to the reloaded file (and can refuse it).
+        std::fs::write(&path, BASE).unwrap();
+        let refuse = |_: &mut Config| Err(anyhow::anyhow!("no"));
+        assert_eq!(
+            reload_file(&shared, &path, None, &cams(), &refuse),
+            Reloaded::Refused
+        );
     }
 
     #[test]
