@@ -41,7 +41,7 @@
 
 use crate::assign::Assigner;
 use crate::kalman::{KalmanBox, KalmanConfig};
-use aisle_types::{Appearance, BBox, Detection, MediaTime, REGIONS, REGION_BOUNDS};
+use aisle_types::{region_bbox, Appearance, BBox, Detection, MediaTime, REGIONS};
 use heapless::Deque;
 
 /// Live tracks per tracker (camera).
@@ -785,16 +785,11 @@ impl Tracker {
                 } else {
                     appearance[i]
                 };
-                for (r, f) in REGION_BOUNDS.iter().enumerate().take(REGIONS) {
+                for r in 0..REGIONS {
                     if !app.region_present(r) {
                         continue;
                     }
-                    let region = BBox::new(
-                        a.x1 + f[0] * a.width(),
-                        a.y1 + f[1] * a.height(),
-                        a.x1 + f[2] * a.width(),
-                        a.y1 + f[3] * a.height(),
-                    );
+                    let region = region_bbox(&a, r);
                     let area = region.area();
                     let covered = self.candidates.iter().any(|&j| {
                         let b = &detections[j as usize].bbox;
@@ -841,16 +836,11 @@ impl Tracker {
                 }
                 let a = detections[i].bbox;
                 let app = &mut self.det_app[i];
-                for (r, f) in REGION_BOUNDS.iter().enumerate().take(REGIONS) {
+                for r in 0..REGIONS {
                     if !app.region_present(r) {
                         continue;
                     }
-                    let region = BBox::new(
-                        a.x1 + f[0] * a.width(),
-                        a.y1 + f[1] * a.height(),
-                        a.x1 + f[2] * a.width(),
-                        a.y1 + f[3] * a.height(),
-                    );
+                    let region = region_bbox(&a, r);
                     let area = region.area();
                     let covered = self.slots.iter().any(|s| {
                         let b = &s.track.bbox;

@@ -24,6 +24,17 @@ pub const APPEARANCE_DIM: usize = COLOURS * REGIONS;
 /// height from its top-left corner: torso, then legs.
 pub const REGION_BOUNDS: [[f32; 4]; REGIONS] = [[0.25, 0.20, 0.75, 0.50], [0.30, 0.55, 0.70, 0.90]];
 
+/// Region `r` ([`REGION_BOUNDS`]) of a detection box, in the box's coordinates.
+pub fn region_bbox(bbox: &crate::BBox, r: usize) -> crate::BBox {
+    let f = REGION_BOUNDS[r];
+    crate::BBox::new(
+        bbox.x1 + f[0] * bbox.width(),
+        bbox.y1 + f[1] * bbox.height(),
+        bbox.x1 + f[2] * bbox.width(),
+        bbox.y1 + f[3] * bbox.height(),
+    )
+}
+
 /// Two colour histograms (torso, legs). Each region's bins are non-negative and sum to 1, or
 /// are all zero when the region had no usable pixels (then it takes no part in distances).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]

@@ -10,7 +10,9 @@ pub mod metrics;
 pub mod polygon;
 mod time;
 
-pub use appearance::{Appearance, APPEARANCE_DIM, COLOURS, COLOUR_NAMES, REGIONS, REGION_BOUNDS};
+pub use appearance::{
+    region_bbox, Appearance, APPEARANCE_DIM, COLOURS, COLOUR_NAMES, REGIONS, REGION_BOUNDS,
+};
 pub use frame::{FrameError, Nv12Frame};
 pub use geometry::{BBox, Detection};
 pub use time::MediaTime;
