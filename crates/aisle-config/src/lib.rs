@@ -642,6 +642,9 @@ pub struct TrackerSection {
     /// A track never takes an unoccluded detection whose colours differ by more than this
     /// (Hellinger distance 0..1, default 0.3).
     pub appearance_gate: Option<f32>,
+    /// The same for a detection partly covered by a nearer person, on the regions that show it
+    /// (default 0.35).
+    pub appearance_gate_partial: Option<f32>,
     /// Lost tracks are re-identified by detections whose colours differ by at most this
     /// (default 0.25).
     pub reid_distance: Option<f32>,
@@ -726,6 +729,7 @@ impl Config {
             ("tracker.low_match_iou", t.low_match_iou),
             ("tracker.recovery_iou", t.recovery_iou),
             ("tracker.appearance_gate", t.appearance_gate),
+            ("tracker.appearance_gate_partial", t.appearance_gate_partial),
             ("tracker.reid_distance", t.reid_distance),
             ("tracker.appearance_momentum", t.appearance_momentum),
         ] {

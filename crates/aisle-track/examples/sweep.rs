@@ -37,6 +37,7 @@ fn set(cfg: &mut TrackerConfig, field: &str, v: f64) -> Result<(), String> {
         "reid_speed" => cfg.reid_speed = f,
         "max_lost_reid_s" => cfg.max_lost_reid_s = v,
         "appearance_momentum" => cfg.appearance_momentum = f,
+        "appearance_gate_partial" => cfg.appearance_gate_partial = f,
         _ => return Err(format!("unknown setting {field:?}")),
     }
     Ok(())

@@ -155,6 +155,9 @@ pub struct TrackerConfig {
     /// whose descriptor is farther than this (Hellinger distance, 0..1): the neighbour in a
     /// crossing does not take over its id.
     pub appearance_gate: f32,
+    /// The same for a detection partly covered by a nearer person, compared on the regions that
+    /// show it (fewer pixels, noisier colours: a looser limit; 1 turns this gate off).
+    pub appearance_gate_partial: f32,
     /// Re-identification: a lost track takes a confident detection that no track matched when
     /// their descriptors (the regions not covered by a nearer person) are within this distance
     /// and the detection is where the person could have walked to.
@@ -191,6 +194,7 @@ impl Default for TrackerConfig {
             edge_margin_px: 4.0,
             appearance_weight: 0.5,
             appearance_gate: 0.3,
+            appearance_gate_partial: 0.35,
             reid_distance: 0.25,
             reid_speed: 1.0,
             max_lost_reid_s: 20.0,
@@ -237,6 +241,7 @@ impl TrackerConfig {
         unit("low_match_iou", self.low_match_iou)?;
         unit("recovery_iou", self.recovery_iou)?;
         unit("appearance_gate", self.appearance_gate)?;
+        unit("appearance_gate_partial", self.appearance_gate_partial)?;
         unit("reid_distance", self.reid_distance)?;
         unit("appearance_momentum", self.appearance_momentum)?;
         for (field, v) in [
@@ -485,7 +490,7 @@ fn base_keep_s(s: &Slot, frame: Option<(f32, f32)>, cfg: &TrackerConfig) -> f64 
 }
 
 /// The appearance distance between a track and a detection for the motion stages: `None` when
-/// the pair is refused (an established track and an unoccluded detection that looks like
+/// the pair is refused (an established track and a detection whose visible regions look like
 /// somebody else), else the distance (0 when either side has no descriptor).
 fn appearance_check(cfg: &TrackerConfig, s: &Slot, o: &Obs) -> Option<f32> {
     if cfg.appearance_weight <= 0.0 {
@@ -495,9 +500,14 @@ fn appearance_check(cfg: &TrackerConfig, s: &Slot, o: &Obs) -> Option<f32> {
         return Some(0.0);
     };
     let dist = track.distance(det).unwrap_or(0.0);
-    // (A detection partly covered by a nearer person is not gated: on the regions that show
-    // it, fewer pixels give noisier colours; a looser gate for them measured no better.)
-    if o.clean && s.established().is_some() && dist > cfg.appearance_gate {
+    // A detection partly covered by a nearer person is compared on the regions that show it
+    // (its descriptor lacks the others), against a looser limit: fewer pixels, noisier colours.
+    let gate = if o.clean {
+        cfg.appearance_gate
+    } else {
+        cfg.appearance_gate_partial
+    };
+    if s.established().is_some() && dist > gate {
         None
     } else {
         Some(dist)
@@ -1891,6 +1901,13 @@ mod tests {
                     ..TrackerConfig::default()
                 },
                 "coast_s",
+            ),
+            (
+                TrackerConfig {
+                    appearance_gate_partial: 1.5,
+                    ..TrackerConfig::default()
+                },
+                "appearance_gate_partial",
             ),
             (
                 TrackerConfig {

@@ -239,6 +239,9 @@ pub fn tracker_config(config: &Config) -> aisle_track::TrackerConfig {
         max_lost_still_s: t.max_lost_still_s.unwrap_or(d.max_lost_still_s),
         appearance_weight: t.appearance_weight.unwrap_or(d.appearance_weight),
         appearance_gate: t.appearance_gate.unwrap_or(d.appearance_gate),
+        appearance_gate_partial: t
+            .appearance_gate_partial
+            .unwrap_or(d.appearance_gate_partial),
         reid_distance: t.reid_distance.unwrap_or(d.reid_distance),
         reid_speed: t.reid_speed.unwrap_or(d.reid_speed),
         max_lost_reid_s: t.max_lost_reid_s.unwrap_or(d.max_lost_reid_s),
