@@ -3,9 +3,11 @@
 //! ones. A development tool (the product's table is `aisle eval tracking`).
 //!
 //! `cargo run --release -p aisle-track --example sweep -- [--scenario NAME]... [--seeds N]
-//! [--per-seed] [--export DIR] [--distinct-clothes] [--perfect-detector] [FIELD=VALUE]...`
+//! [--per-seed] [--export DIR] [--distinct-clothes] [--perfect-detector] [--noise MODEL]
+//! [FIELD=VALUE]...`
 //! where FIELD is a numeric `TrackerConfig` setting (e.g. `appearance_gate=0.35
-//! max_lost_still_s=15`) or `noise.FIELD` a detector noise setting (e.g. `noise.miss_prob=0`).
+//! max_lost_still_s=15`) or `noise.FIELD` a detector noise setting (e.g. `noise.miss_prob=0`),
+//! applied on top of `--noise MODEL` (`default`, `centernet`, `nanodet`, `perfect`).
 //! `--export` writes each seed's ground truth, detections and tracks in MOTChallenge text
 //! (`DIR/<scenario>-<k>/{gt/gt.txt,det/det.txt,aisle.txt}`) for study with other tools;
 //! `--distinct-clothes` and `--perfect-detector` replace the appearance model or the detector
@@ -50,7 +52,13 @@ fn set_noise(m: &mut aisle_sim::NoiseModel, field: &str, v: f64) -> Result<(), S
         "occluded_box_shrink" => m.occluded_box_shrink = v,
         "miss_prob" => m.miss_prob = v,
         "miss_visibility_mid" => m.miss_visibility_mid = v,
+        "miss_visibility_width" => m.miss_visibility_width = v,
+        "head_weight" => m.head_weight = v,
+        "score_visible_mean" => m.score_visible_mean = v,
+        "score_occluded_visibility" => m.score_occluded_visibility = v,
+        "score_visible_visibility" => m.score_visible_visibility = v,
         "score_occluded_mean" => m.score_occluded_mean = v,
+        "score_sigma" => m.score_sigma = v,
         "false_positives_per_frame" => m.false_positives_per_frame = v,
         "static_false_positives" => m.static_false_positives.clear(),
         "duplicate_prob" => m.duplicate_prob = v,
@@ -68,6 +76,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut per_seed = false;
     let mut distinct = false;
     let mut perfect = false;
+    let mut preset: Option<aisle_sim::NoiseModel> = None;
     let mut noise: Vec<(String, f64)> = Vec::new();
     let mut export: Option<std::path::PathBuf> = None;
     let mut args = std::env::args().skip(1);
@@ -81,6 +90,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             // exactly the visible truth.
             "--distinct-clothes" => distinct = true,
             "--perfect-detector" => perfect = true,
+            // A named detector model (`aisle_sim::NOISE_PRESETS`), before any `noise.FIELD`.
+            "--noise" => {
+                let name = args.next().ok_or("--noise needs a model name")?;
+                preset = Some(aisle_sim::NoiseModel::preset(&name).ok_or_else(|| {
+                    format!(
+                        "unknown detector model {name:?}; known: {}",
+                        aisle_sim::NOISE_PRESETS.join(", ")
+                    )
+                })?);
+            }
             "--export" => export = Some(args.next().ok_or("--export needs a folder")?.into()),
             kv => {
                 let (k, v) = kv
@@ -100,6 +119,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for name in names {
         let base = Scenario::by_name(&name).ok_or_else(|| format!("unknown scenario {name}"))?;
         let (mut idf1, mut hota, mut idsw) = (0.0, 0.0, 0u64);
+        let (mut idp, mut idr, mut prec, mut rec) = (0.0, 0.0, 0.0, 0.0);
         for k in 0..seeds {
             let mut s = base.clone();
             s.seed = base.seed.wrapping_add(k);
@@ -108,6 +128,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 s.appearance.bottom_palette = [0.125; 8];
                 s.appearance.purity_min = 0.9;
                 s.appearance.drift_sigma = 0.05;
+            }
+            if let Some(m) = &preset {
+                s.noise = m.clone();
             }
             if perfect {
                 s.noise = aisle_sim::NoiseModel::perfect();
@@ -146,13 +169,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             idf1 += m.idf1;
             hota += m.hota;
             idsw += m.id_switches;
+            idp += m.idp;
+            idr += m.idr;
+            prec += m.precision;
+            rec += m.recall;
         }
         let n = seeds as f64;
         println!(
-            "{name:9} {seeds} seeds: IDF1 {:.4} HOTA {:.4} IDSW {:.1}",
+            "{name:9} {seeds} seeds: IDF1 {:.4} HOTA {:.4} IDSW {:.1} \
+             (IDP {:.3} IDR {:.3}; precision {:.3} recall {:.3})",
             idf1 / n,
             hota / n,
-            idsw as f64 / n
+            idsw as f64 / n,
+            idp / n,
+            idr / n,
+            prec / n,
+            rec / n
         );
     }
     Ok(())

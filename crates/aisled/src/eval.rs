@@ -60,6 +60,11 @@ pub struct TrackingArgs {
     /// MOTChallenge detection files).
     #[arg(long)]
     no_appearance: bool,
+    /// The simulated detector: `default` (the generic detector model of the acceptance
+    /// figures), `centernet` or `nanodet` (the product's detectors, as measured on real video),
+    /// or `perfect`.
+    #[arg(long, value_name = "MODEL", default_value = "default")]
+    noise: String,
     /// Print JSON instead of the table (one object per scenario and seed).
     #[arg(long)]
     json: bool,
@@ -107,6 +112,8 @@ impl From<&MotMetrics> for Row {
 pub struct ScenarioResult {
     pub scenario: String,
     pub seed: u64,
+    /// The simulated detector (`--noise`).
+    pub noise: String,
     pub frames: usize,
     pub fps: f64,
     pub shoppers: u32,
@@ -115,6 +122,17 @@ pub struct ScenarioResult {
     pub mean_in_view: f64,
     pub tracker: Row,
     pub baseline: Row,
+}
+
+/// The simulated detector named by `--noise`.
+pub(crate) fn noise_model(name: &str) -> Result<aisle_sim::NoiseModel> {
+    match aisle_sim::NoiseModel::preset(name) {
+        Some(m) => Ok(m),
+        None => bail!(
+            "--noise {name:?} is not a detector model; known: {}",
+            aisle_sim::NOISE_PRESETS.join(", ")
+        ),
+    }
 }
 
 /// `config`: its `[tracker]` section tunes the tracker being scored.
@@ -154,6 +172,7 @@ fn tracking(a: &TrackingArgs, tracker: TrackerConfig) -> Result<ExitCode> {
             a.seeds
         );
     }
+    let noise = noise_model(&a.noise)?;
     let mut results = Vec::new();
     for mut s in scenarios {
         if let Some(d) = a.duration {
@@ -162,13 +181,14 @@ fn tracking(a: &TrackingArgs, tracker: TrackerConfig) -> Result<ExitCode> {
         if a.no_appearance {
             s.appearance.enabled = false;
         }
+        s.noise = noise.clone();
         let first = a.seed.unwrap_or(s.seed);
         for k in 0..a.seeds {
             s.seed = first.wrapping_add(k);
             s.validate()?;
             let sim = aisle_sim::simulate(&s)
                 .with_context(|| format!("simulating scenario {} (seed {})", s.name, s.seed))?;
-            let r = evaluate_scenario(&s, &sim, a.min_visibility, tracker)?;
+            let r = evaluate_scenario(&s, &a.noise, &sim, a.min_visibility, tracker)?;
             if let Some(dir) = &a.export {
                 export(dir, &s, &sim, a.min_visibility, tracker)?;
             }
@@ -180,9 +200,9 @@ fn tracking(a: &TrackingArgs, tracker: TrackerConfig) -> Result<ExitCode> {
         serde_json::to_writer_pretty(&mut out, &results)?;
         writeln!(out)?;
     } else if a.seeds == 1 {
-        write_table(&mut out, &results, a.min_visibility)?;
+        write_table(&mut out, &results, a.min_visibility, &a.noise)?;
     } else {
-        write_summary(&mut out, &results, a.seeds, a.min_visibility)?;
+        write_summary(&mut out, &results, a.seeds, a.min_visibility, &a.noise)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -229,8 +249,10 @@ pub fn run_baseline(sim: &SimOutput) -> MotSequence {
     hyp
 }
 
+/// `noise`: the name of the simulated detector `s` uses (reported with the result).
 pub fn evaluate_scenario(
     s: &Scenario,
+    noise: &str,
     sim: &SimOutput,
     min_visibility: f32,
     cfg: TrackerConfig,
@@ -251,6 +273,7 @@ pub fn evaluate_scenario(
     Ok(ScenarioResult {
         scenario: s.name.clone(),
         seed: s.seed,
+        noise: noise.to_string(),
         frames: sim.frames.len(),
         fps: s.fps,
         shoppers: sim.shoppers,
@@ -266,6 +289,7 @@ fn write_table(
     out: &mut impl Write,
     results: &[ScenarioResult],
     min_visibility: f32,
+    noise: &str,
 ) -> Result<()> {
     writeln!(
         out,
@@ -295,7 +319,7 @@ fn write_table(
     }
     writeln!(
         out,
-        "(ground truth: people at least {:.0}% visible; IoU 0.5 for MOTA/IDF1, HOTA over IoU 0.05..0.95)",
+        "(detector: {noise} noise model; ground truth: people at least {:.0}% visible; IoU 0.5 for MOTA/IDF1, HOTA over IoU 0.05..0.95)",
         min_visibility * 100.0
     )?;
     Ok(())
@@ -315,6 +339,7 @@ fn write_summary(
     results: &[ScenarioResult],
     seeds: u64,
     min_visibility: f32,
+    noise: &str,
 ) -> Result<()> {
     writeln!(
         out,
@@ -349,7 +374,7 @@ fn write_summary(
     }
     writeln!(
         out,
-        "({seeds} seeds per scenario: mean ± standard deviation; ground truth: people at least {:.0}% visible)",
+        "({seeds} seeds per scenario: mean ± standard deviation; detector: {noise} noise model; ground truth: people at least {:.0}% visible)",
         min_visibility * 100.0
     )?;
     Ok(())

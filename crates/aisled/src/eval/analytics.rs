@@ -16,8 +16,9 @@
 //!
 //! Only zones the camera sees whole are scored (a zone partly out of view cannot be measured
 //! from this camera; the table lists them). Privacy is off for the measurement (k = 1): it
-//! decides what is published, not what is computed. `--perfect` uses a detector that reports
-//! exactly the visible truth, to separate the analytics' own error from the tracker's.
+//! decides what is published, not what is computed. `--noise` picks the simulated detector:
+//! `perfect` reports exactly the visible truth, to separate the analytics' own error from the
+//! tracker's; `centernet` and `nanodet` behave as the product's detectors measured on real video.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
@@ -25,7 +26,7 @@ use std::process::ExitCode;
 
 use aisle_analytics::{CameraAnalytics, TrackPoint};
 use aisle_config::{AnalyticsConfig, ZoneConfig};
-use aisle_sim::{NoiseModel, Scenario, SimOutput};
+use aisle_sim::{Scenario, SimOutput};
 use aisle_track::{Tracker, TrackerConfig};
 use aisle_types::metrics::{dwell_bucket, rfc3339_utc, MetricRecord, Period, DWELL_HISTOGRAM_LEN};
 use anyhow::{bail, Context, Result};
@@ -55,8 +56,13 @@ pub struct AnalyticsArgs {
     /// Override the scenarios' length in seconds of store time.
     #[arg(long, value_name = "SECONDS")]
     duration: Option<f64>,
-    /// A detector that reports exactly the visible truth (isolates the analytics' own error).
-    #[arg(long)]
+    /// The simulated detector: `default` (the generic detector model of the acceptance
+    /// figures), `centernet` or `nanodet` (the product's detectors, as measured on real video),
+    /// or `perfect` (exactly the visible truth: isolates the analytics' own error).
+    #[arg(long, value_name = "MODEL", default_value = "default")]
+    noise: String,
+    /// Same as `--noise perfect`.
+    #[arg(long, conflicts_with = "noise")]
     perfect: bool,
     /// Print JSON instead of the table.
     #[arg(long)]
@@ -215,14 +221,18 @@ pub fn run(
     if a.seeds == 0 {
         bail!("--seeds 0 is invalid: give at least 1");
     }
+    let noise_name = if a.perfect {
+        "perfect"
+    } else {
+        a.noise.as_str()
+    };
+    let noise = super::noise_model(noise_name)?;
     let mut results = Vec::new();
     for mut s in scenarios {
         if let Some(d) = a.duration {
             s.duration_s = d;
         }
-        if a.perfect {
-            s.noise = NoiseModel::perfect();
-        }
+        s.noise = noise.clone();
         let first = a.seed.unwrap_or(s.seed);
         let mut pooled = AnalyticsResult {
             scenario: s.name.clone(),
@@ -255,7 +265,7 @@ pub fn run(
         serde_json::to_writer_pretty(&mut out, &results)?;
         writeln!(out)?;
     } else {
-        write_table(&mut out, &results, a.perfect)?;
+        write_table(&mut out, &results, noise_name)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -570,7 +580,7 @@ fn percentile(v: &[f64], q: f64) -> f64 {
     s[lo] + (s[hi] - s[lo]) * (pos - lo as f64)
 }
 
-fn write_table(out: &mut impl Write, results: &[AnalyticsResult], perfect: bool) -> Result<()> {
+fn write_table(out: &mut impl Write, results: &[AnalyticsResult], noise: &str) -> Result<()> {
     writeln!(
         out,
         "scenario  seeds zones  visitors (true/est, err)   visits (true/est, err)    dwell p50 err  dwell mean err  occupancy MAE  transitions (true/est, err, L1)"
@@ -600,8 +610,7 @@ fn write_table(out: &mut impl Write, results: &[AnalyticsResult], perfect: bool)
     }
     writeln!(
         out,
-        "(detector: {}; zones the camera sees whole; dwell errors: median over zones with >= {MIN_VISITS_FOR_DWELL} ended visits; occupancy per zone and 60 s window)",
-        if perfect { "perfect" } else { "default noise model" }
+        "(detector: {noise} noise model; zones the camera sees whole; dwell errors: median over zones with >= {MIN_VISITS_FOR_DWELL} ended visits; occupancy per zone and 60 s window)"
     )?;
     Ok(())
 }
