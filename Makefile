@@ -7,7 +7,7 @@ SHELL := /bin/bash
 export AISLE_CACHE ?= $(HOME)/.cache/aisle
 CARGO ?= cargo
 VIDEO ?= $(AISLE_CACHE)/media/vtest.mp4
-MODEL ?= centernet
+MODEL ?= nanodet
 
 .PHONY: demo detect test test-gpu setup models media build lint fuzz bench goldens check appliance-check cross cross-test
 

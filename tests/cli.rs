@@ -49,8 +49,9 @@ fn detect_prints_json_boxes_for_the_sample_video() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 3);
+    // The default detector (`detector.model`) is NanoDet.
     let golden: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(common::repo_root().join("tests/golden/detect_centernet.json"))
+        &std::fs::read_to_string(common::repo_root().join("tests/golden/detect_nanodet.json"))
             .unwrap(),
     )
     .unwrap();
@@ -65,7 +66,7 @@ fn detect_prints_json_boxes_for_the_sample_video() {
 }
 
 #[test]
-fn detect_counts_people_with_nanodet_on_the_annexb_stream() {
+fn detect_counts_people_with_centernet_on_the_annexb_stream() {
     let video = common::media("vtest.h264");
     let o = aisle(
         &[
@@ -73,7 +74,7 @@ fn detect_counts_people_with_nanodet_on_the_annexb_stream() {
             "--input",
             video.to_str().unwrap(),
             "--model",
-            "nanodet",
+            "centernet",
             "--max-frames",
             "2",
         ],
@@ -82,7 +83,7 @@ fn detect_counts_people_with_nanodet_on_the_annexb_stream() {
     assert!(o.status.success(), "{}", stderr(&o));
     let stdout = String::from_utf8(o.stdout).unwrap();
     let golden: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(common::repo_root().join("tests/golden/detect_nanodet.json"))
+        &std::fs::read_to_string(common::repo_root().join("tests/golden/detect_centernet.json"))
             .unwrap(),
     )
     .unwrap();
@@ -134,12 +135,12 @@ fn missing_model_names_the_file_and_the_fix() {
         ],
         &[],
     );
-    let expected = dir.path().join("human_centernet.onnx");
+    let expected = dir.path().join("human_nanodet.onnx");
     assert_clean_failure(
         &o,
         &[
             expected.to_str().unwrap(),
-            "scripts/fetch-models.sh centernet",
+            "scripts/fetch-models.sh nanodet",
         ],
     );
 }

@@ -230,7 +230,7 @@ fn site_config(dir: &Path, port: Option<u16>) -> PathBuf {
 
 fn needs_media() {
     common::media("vtest.mp4");
-    common::model_file("human_centernet.onnx");
+    common::model_file("human_nanodet.onnx");
     common::ort_library();
 }
 

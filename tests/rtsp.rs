@@ -560,7 +560,7 @@ fn detect_counts_people_from_a_camera() {
         .collect();
     assert_eq!(lines.len(), 3, "{stderr}");
     let golden: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(common::repo_root().join("tests/golden/detect_centernet.json"))
+        &std::fs::read_to_string(common::repo_root().join("tests/golden/detect_nanodet.json"))
             .unwrap(),
     )
     .unwrap();

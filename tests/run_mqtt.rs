@@ -52,7 +52,7 @@ fn vtest_with_mqtt(
 #[test]
 fn run_publishes_every_record_to_the_broker_and_ends_stopped() {
     common::media("vtest.mp4");
-    common::model_file("human_centernet.onnx");
+    common::model_file("human_nanodet.onnx");
     common::ort_library();
     let broker = Mosquitto::start();
     let mut sub = Subscriber::connect(broker.port, "aisle/v1/#", None);
@@ -95,7 +95,7 @@ fn run_publishes_every_record_to_the_broker_and_ends_stopped() {
         .iter()
         .find(|p| topic(p) == "aisle/v1/demo/box1/status")
         .unwrap();
-    assert_eq!(json(birth)["models"], serde_json::json!(["centernet"]));
+    assert_eq!(json(birth)["models"], serde_json::json!(["nanodet"]));
     assert_eq!(json(birth)["cameras"], serde_json::json!(["vtest"]));
     for rec in &printed {
         let subject = match rec["type"].as_str().unwrap() {
@@ -141,7 +141,7 @@ fn assert_valid<T: schemars::JsonSchema>(what: &str, payload: &serde_json::Value
 fn run_reports_health_and_live_occupancy() {
     use aisle_fleet::payload::{Health, Live};
     common::media("vtest.mp4");
-    common::model_file("human_centernet.onnx");
+    common::model_file("human_nanodet.onnx");
     common::ort_library();
     let broker = Mosquitto::start();
     let mut sub = Subscriber::connect(broker.port, "aisle/v1/#", None);
@@ -327,7 +327,7 @@ fn subject(rec: &serde_json::Value) -> &str {
 #[test]
 fn commands_reconfigure_the_running_pipeline_and_the_change_survives_a_restart() {
     common::media("vtest.mp4");
-    common::model_file("human_centernet.onnx");
+    common::model_file("human_nanodet.onnx");
     common::ort_library();
     let broker = Mosquitto::start();
     let dir = tempfile::tempdir().unwrap();
@@ -550,7 +550,7 @@ fn closed_after(printed: &[serde_json::Value], from: usize) -> Vec<String> {
 #[test]
 fn outage_and_sigkill_lose_no_window() {
     common::media("vtest.mp4");
-    common::model_file("human_centernet.onnx");
+    common::model_file("human_nanodet.onnx");
     common::ort_library();
     let port = broker::free_port();
     let mut broker = Mosquitto::start_on(port, true);
@@ -669,7 +669,7 @@ fn outage_and_sigkill_lose_no_window() {
 #[test]
 fn a_full_spool_evicts_the_oldest_and_health_counts_them() {
     common::media("vtest.mp4");
-    common::model_file("human_centernet.onnx");
+    common::model_file("human_nanodet.onnx");
     common::ort_library();
     let port = broker::free_port();
     let dir = tempfile::tempdir().unwrap();
@@ -731,7 +731,7 @@ fn a_full_spool_evicts_the_oldest_and_health_counts_them() {
 #[test]
 fn run_with_the_embedded_broker_serves_a_subscriber() {
     common::media("vtest.mp4");
-    common::model_file("human_centernet.onnx");
+    common::model_file("human_nanodet.onnx");
     common::ort_library();
     let port = broker::free_port();
     let dir = tempfile::tempdir().unwrap();

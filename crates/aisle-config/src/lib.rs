@@ -586,7 +586,7 @@ pub struct ModelsConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DetectorConfig {
-    /// Manifest name of the detector: `centernet` (default) or `nanodet`.
+    /// Manifest name of the detector: `nanodet` (default) or `centernet`.
     pub model: String,
     /// Minimum score of a kept detection, in (0, 1]. Default 0.3.
     pub score_threshold: f32,
@@ -601,7 +601,7 @@ pub struct DetectorConfig {
 impl Default for DetectorConfig {
     fn default() -> Self {
         Self {
-            model: "centernet".into(),
+            model: "nanodet".into(),
             score_threshold: 0.3,
             nms_iou: 0.5,
             classes: vec!["person".into()],
@@ -1585,7 +1585,7 @@ mod tests {
     #[test]
     fn empty_file_gives_defaults() {
         let c = Config::parse("", "test").unwrap();
-        assert_eq!(c.detector.model, "centernet");
+        assert_eq!(c.detector.model, "nanodet");
         assert_eq!(c.detector.classes, vec!["person".to_string()]);
         assert_eq!(c.runtime.gpu, GpuPolicy::Preferred);
     }

@@ -28,7 +28,7 @@ pub struct DetectArgs {
     /// Frames analysed per second of a camera (evenly chosen; files: see --every).
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=60))]
     fps: u32,
-    /// Detector from the model manifest (default: `detector.model` of the config, `centernet`).
+    /// Detector from the model manifest (default: `detector.model` of the config, `nanodet`).
     #[arg(long)]
     model: Option<String>,
     /// Print one JSON object per frame, with boxes, instead of counts.
