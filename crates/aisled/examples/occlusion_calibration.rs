@@ -417,9 +417,9 @@ fn natural(
         }
         frames.push(dets);
     }
-    // Every tracked person's box per frame: the matched detection, or interpolated between two
-    // matches at most NATURAL_MAX_GAP frames apart.
-    let mut boxes: Vec<Vec<(u32, BBox, bool)>> = vec![Vec::new(); frames.len()];
+    // Every tracked person's box per frame: the matched detection (with its score), or
+    // interpolated between two matches at most NATURAL_MAX_GAP frames apart.
+    let mut boxes: Vec<Vec<(u32, BBox, Option<f32>)>> = vec![Vec::new(); frames.len()];
     for (&id, obs) in &tracks {
         if obs.len() < NATURAL_MIN_HITS {
             continue;
@@ -427,7 +427,7 @@ fn natural(
         for pair in obs.windows(2) {
             let ((f0, d0), (f1, d1)) = (pair[0], pair[1]);
             let (b0, b1) = (frames[f0][d0].bbox, frames[f1][d1].bbox);
-            boxes[f0].push((id, b0, true));
+            boxes[f0].push((id, b0, Some(frames[f0][d0].score)));
             if f1 - f0 > 1 && f1 - f0 <= NATURAL_MAX_GAP {
                 for (f, slot) in boxes.iter_mut().enumerate().take(f1).skip(f0 + 1) {
                     let t = (f - f0) as f32 / (f1 - f0) as f32;
@@ -437,12 +437,12 @@ fn natural(
                         x2: b0.x2 + (b1.x2 - b0.x2) * t,
                         y2: b0.y2 + (b1.y2 - b0.y2) * t,
                     };
-                    slot.push((id, b, false));
+                    slot.push((id, b, None));
                 }
             }
         }
         if let Some(&(f, d)) = obs.last() {
-            boxes[f].push((id, frames[f][d].bbox, true));
+            boxes[f].push((id, frames[f][d].bbox, Some(frames[f][d].score)));
         }
     }
     // (visibility, head visibility, found, score) per person and frame, for people partly
@@ -460,13 +460,7 @@ fn natural(
                 .map(|&(_, ob, _)| ob)
                 .collect();
             let (vis, head) = grid_visibility(&b, &nearer);
-            let (found, score) = if matched {
-                let s = frames[f]
-                    .iter()
-                    .filter(|d| d.bbox == b)
-                    .map(|d| d.score)
-                    .next()
-                    .unwrap_or(0.0);
+            let (found, score) = if let Some(s) = matched {
                 (true, s)
             } else {
                 frames[f]
