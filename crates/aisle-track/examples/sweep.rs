@@ -16,7 +16,11 @@
 
 use aisle_sim::Scenario;
 use aisle_track::metrics::{evaluate, MotSequence};
+use aisle_track::motchallenge::write_sequence;
 use aisle_track::{Tracker, TrackerConfig};
+
+/// True boxes less visible than this are not expected from the tracker (as `aisle eval`).
+const MIN_VISIBILITY: f32 = 0.3;
 
 fn set(cfg: &mut TrackerConfig, field: &str, v: f64) -> Result<(), String> {
     let f = v as f32;
@@ -145,7 +149,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             tracker.set_frame_size(sim.image_width, sim.image_height);
             for f in &sim.frames {
                 for t in &f.truth {
-                    if t.visibility >= 0.3 {
+                    if t.visibility >= MIN_VISIBILITY {
                         gt.push(f.index + 1, u64::from(t.id), t.bbox);
                     }
                 }
@@ -157,7 +161,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             if let Some(dir) = &export {
                 let sub = format!("{name}-{k}");
-                write_mot(dir, &sub, &sim, &tracker_rows(&sim, cfg)?)?;
+                write_mot(dir, &sub, &sim, &hyp)?;
             }
             let m = evaluate(&gt, &hyp);
             if per_seed {
@@ -190,77 +194,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The active tracks per frame as MOTChallenge rows.
-fn tracker_rows(
-    sim: &aisle_sim::SimOutput,
-    cfg: TrackerConfig,
-) -> Result<Vec<String>, Box<dyn std::error::Error>> {
-    let mut tracker = Tracker::new(cfg)?;
-    tracker.set_frame_size(sim.image_width, sim.image_height);
-    let mut rows = Vec::new();
-    for f in &sim.frames {
-        for t in tracker.update_with_appearance(&f.detections, &f.appearance, f.time)? {
-            if t.is_reported() {
-                let b = t.bbox;
-                rows.push(format!(
-                    "{},{},{:.2},{:.2},{:.2},{:.2},1,-1,-1,-1",
-                    f.index + 1,
-                    t.id.0,
-                    b.x1,
-                    b.y1,
-                    b.width(),
-                    b.height()
-                ));
-            }
-        }
-    }
-    Ok(rows)
-}
-
-/// `DIR/NAME/{gt/gt.txt,det/det.txt,aisle.txt}` for the analysis scripts.
+/// `DIR/NAME/{gt/gt.txt,det/det.txt,aisle.txt}` for the analysis scripts: the scored truth, the
+/// detections and the tracks that were scored.
 fn write_mot(
     dir: &std::path::Path,
     name: &str,
     sim: &aisle_sim::SimOutput,
-    rows: &[String],
+    tracks: &MotSequence,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    use std::fmt::Write as _;
     let root = dir.join(name);
     std::fs::create_dir_all(root.join("gt"))?;
     std::fs::create_dir_all(root.join("det"))?;
-    let (mut gt, mut det) = (String::new(), String::new());
-    for f in &sim.frames {
-        for t in &f.truth {
-            if t.visibility >= 0.3 {
-                let b = t.bbox;
-                let _ = writeln!(
-                    gt,
-                    "{},{},{:.2},{:.2},{:.2},{:.2},1,-1,-1,-1",
-                    f.index + 1,
-                    t.id,
-                    b.x1,
-                    b.y1,
-                    b.width(),
-                    b.height()
-                );
-            }
-        }
-        for d in &f.detections {
-            let b = d.bbox;
-            let _ = writeln!(
-                det,
-                "{},-1,{:.2},{:.2},{:.2},{:.2},{:.4},-1,-1,-1",
-                f.index + 1,
-                b.x1,
-                b.y1,
-                b.width(),
-                b.height(),
-                d.score
-            );
-        }
-    }
-    std::fs::write(root.join("gt/gt.txt"), gt)?;
-    std::fs::write(root.join("det/det.txt"), det)?;
-    std::fs::write(root.join("aisle.txt"), rows.join("\n") + "\n")?;
+    std::fs::write(
+        root.join("gt/gt.txt"),
+        aisle_sim::to_motchallenge_gt(sim, MIN_VISIBILITY),
+    )?;
+    std::fs::write(
+        root.join("det/det.txt"),
+        aisle_sim::to_motchallenge_det(sim),
+    )?;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(root.join("aisle.txt"))?);
+    write_sequence(&mut out, tracks)?;
+    std::io::Write::flush(&mut out)?;
     Ok(())
 }

@@ -13,12 +13,13 @@
 
 use std::path::PathBuf;
 
+mod common;
+
 use aisle_config::Config;
-use aisle_infer::{Acceleration, Manifest, OrtEngine};
 use aisle_track::{Tracker, TrackerConfig};
 use aisle_types::{Appearance, Detection};
 use aisle_video::VideoFile;
-use aisle_vision::{AppearanceExtractor, Detector, DetectorOptions};
+use aisle_vision::AppearanceExtractor;
 use anyhow::{Context, Result};
 use clap::Parser;
 use serde::Serialize;
@@ -218,26 +219,12 @@ fn main() -> Result<()> {
         .clone()
         .unwrap_or_else(|| config.cache_dir().join("media").join("vtest.mp4"));
 
-    let manifest = Manifest::builtin()?;
-    let spec = manifest.get(&args.model)?.clone();
-    let (lib, origin) = config.ort_library();
-    let rt = aisle_infer::load_onnxruntime(&lib, origin)?;
-    let engine = OrtEngine::load(
-        rt,
-        &spec,
-        &config.models_dir(),
+    let mut detector = common::cpu_detector(
+        &config,
+        &args.model,
         args.threads,
-        Acceleration::Cpu,
+        config.detector.score_threshold,
     )?;
-    let d = &config.detector;
-    let opts = DetectorOptions {
-        score_threshold: d.score_threshold,
-        nms_iou: d.nms_iou,
-        classes: d.classes.clone(),
-        max_detections: d.max_detections,
-    };
-    let mut detector = Detector::new(spec, Box::new(engine), opts)
-        .with_context(|| format!("setting up detector `{}`", args.model))?;
 
     let mut video =
         VideoFile::open(&input).with_context(|| format!("opening {}", input.display()))?;

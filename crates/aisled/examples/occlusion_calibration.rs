@@ -31,11 +31,12 @@
 
 use std::path::PathBuf;
 
+mod common;
+
 use aisle_config::Config;
-use aisle_infer::{Acceleration, Manifest, OrtEngine};
 use aisle_types::{BBox, Detection, Nv12Frame};
 use aisle_video::VideoFile;
-use aisle_vision::{Detector, DetectorOptions};
+use aisle_vision::Detector;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, ValueEnum};
 use rand::{Rng, SeedableRng};
@@ -488,29 +489,10 @@ fn main() -> Result<()> {
         .clone()
         .unwrap_or_else(|| config.cache_dir().join("media").join("vtest.mp4"));
 
-    let manifest = Manifest::builtin()?;
-    let spec = manifest.get(&args.model)?.clone();
-    let (lib, origin) = config.ort_library();
-    let rt = aisle_infer::load_onnxruntime(&lib, origin)?;
-    let engine = OrtEngine::load(
-        rt,
-        &spec,
-        &config.models_dir(),
-        args.threads,
-        Acceleration::Cpu,
-    )?;
-    let d = &config.detector;
     // A found detection this confident takes part in the tracker's first association stage
     // and may start a track.
     let high_threshold = aisle_track::TrackerConfig::default().high_score;
-    let opts = DetectorOptions {
-        score_threshold: args.score_floor,
-        nms_iou: d.nms_iou,
-        classes: d.classes.clone(),
-        max_detections: d.max_detections,
-    };
-    let mut detector = Detector::new(spec, Box::new(engine), opts)
-        .with_context(|| format!("setting up detector `{}`", args.model))?;
+    let mut detector = common::cpu_detector(&config, &args.model, args.threads, args.score_floor)?;
 
     if args.natural {
         let samples = natural(&args, &mut detector, &input)?;
