@@ -283,6 +283,42 @@ def fixture_crowd(rng, n_obj, n_frames, noise, p_drop, p_fp, p_swap, p_new_id):
     return gt, hyp
 
 
+def fixture_distractors(rng):
+    """MOT17 distractor classes (static person 7, distractor 8, reflection 12, person on vehicle
+    2) next to pedestrians, a car (3) and a zero-marked pedestrian: TrackEval's pre-processing
+    removes the tracker boxes matched to a distractor (Hungarian on IoU >= 0.5 over every
+    ground-truth box), so only the boxes on the car and the zero-marked pedestrian stay false
+    positives. Frames 21-30 put a walker and a static person side by side with tracker boxes
+    between them, where the assignment decides which box goes."""
+    gt, hyp = [], []
+    for f in range(1, 41):
+        walker = (100 + 6 * f, 200, 60, 150)
+        static = (300, 200, 60, 150)
+        gt.append(line(f, 1, walker, 1, (1, 1.0)))
+        gt.append(line(f, 2, static, 1, (7, 0.9)))
+        gt.append(line(f, 3, (700, 100 + 2 * f, 50, 130), 1, (8, 0.4)))          # distractor
+        gt.append(line(f, 4, (900, 300, 55, 140), 1, (12, 1.0)))                 # reflection
+        gt.append(line(f, 5, (1100, 250, 70, 120), 0, (2, 0.7)))                 # person on vehicle, flag 0
+        gt.append(line(f, 6, (1300, 280, 160, 90), 1, (3, 1.0)))                 # car
+        gt.append(line(f, 7, (1500, 200, 50, 140), 0 if f % 3 == 0 else 1, (1, 0.3)))  # pedestrian, sometimes flag 0
+        j = lambda b, e=3: (b[0] + rng.uniform(-e, e), b[1] + rng.uniform(-e, e), b[2], b[3])
+        hyp.append(line(f, 11, j(walker), 0.9))
+        if f % 4:
+            hyp.append(line(f, 12, j(static), 0.6))
+        if f % 5 != 1:
+            hyp.append(line(f, 13, j((700, 100 + 2 * f, 50, 130), 12), 0.4))   # near 0.5 IoU at times
+        if f % 2:
+            hyp.append(line(f, 14, j((900, 300, 55, 140)), 0.5))
+        hyp.append(line(f, 15, j((1100, 250, 70, 120)), 0.5))
+        hyp.append(line(f, 16, j((1300, 280, 160, 90)), 0.7))
+        hyp.append(line(f, 17, j((1500, 200, 50, 140)), 0.8))
+        if 21 <= f <= 30:
+            # Between walker and static person: overlaps both, and competes with box 12.
+            mid = ((walker[0] + static[0]) / 2, 200, 60, 150)
+            hyp.append(line(f, 18, j(mid, 2), 0.5))
+    return gt, hyp
+
+
 FIXTURE_MAKERS = {
     "crossing_swap": fixture_crossing,
     "fragments": fixture_fragments,
@@ -294,6 +330,7 @@ FIXTURE_MAKERS = {
     "crowd_light": lambda rng: fixture_crowd(rng, 20, 200, 0.04, 0.05, 0.3, 0.02, 0.5),
     "crowd_heavy": lambda rng: fixture_crowd(rng, 25, 150, 0.12, 0.12, 0.8, 0.06, 0.7),
     "crowd_churn": lambda rng: fixture_crowd(rng, 30, 200, 0.08, 0.08, 0.5, 0.04, 0.9),
+    "distractors": fixture_distractors,
 }
 
 
@@ -363,9 +400,12 @@ def hota(np, HOTA, BaseDataset, gt, hyp):
     return out, [float(a) for a in metric.array_labels]
 
 
-def evaluate(refs, gt_path, hyp_path, name):
+def evaluate(refs, gt_path, hyp_path, name, preprocess=False):
     mm, np, HOTA, BaseDataset = refs
     gt, hyp = load(mm, gt_path), load(mm, hyp_path)
+    if preprocess:
+        kept = trackeval_kept(np, gt_path, hyp_path)
+        hyp = hyp[[(int(f), int(i)) in kept for f, i in hyp.index]]
     acc = mm.utils.compare_to_groundtruth(gt, hyp, "iou", distth=0.5)
     summary = mm.metrics.create().compute(acc, metrics=list(MOTMETRICS.values()), name=name)
     out = {}
@@ -380,6 +420,50 @@ def evaluate(refs, gt_path, hyp_path, name):
     h, alphas = hota(np, HOTA, BaseDataset, gt, hyp)
     out.update(h)
     return out, alphas
+
+
+# TrackEval 0.4.0's MotChallenge2DBox classes.
+MOT_CLASSES = {"pedestrian": 1, "person_on_vehicle": 2, "car": 3, "bicycle": 4, "motorbike": 5,
+               "non_mot_vehicle": 6, "static_person": 7, "distractor": 8, "occluder": 9,
+               "occluder_on_ground": 10, "occluder_full": 11, "reflection": 12, "crowd": 13}
+# Fixtures also scored after TrackEval's MOTChallenge pre-processing (`<name>+trackeval`).
+PREPROCESSED = ["distractors", "gt_flags"]
+
+
+def trackeval_kept(np, gt_path, hyp_path):
+    """(frame, id) of the tracker rows that TrackEval's MOTChallenge pre-processing keeps:
+    `MotChallenge2DBox.get_preprocessed_seq_data` itself (benchmark MOT17), on the raw data its
+    loader would build (every ground-truth row with its class and zero mark; IoU 'xywh')."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        from trackeval.datasets.mot_challenge_2d_box import MotChallenge2DBox
+    ds = MotChallenge2DBox.__new__(MotChallenge2DBox)
+    ds.benchmark, ds.do_preproc = "MOT17", True
+    ds.class_name_to_class_id = MOT_CLASSES
+    ds.valid_class_numbers = list(MOT_CLASSES.values())
+    rows = lambda p: [[float(x) for x in l.split(",")] for l in Path(p).read_text().splitlines() if l.strip()]
+    gt, hyp = rows(gt_path), rows(hyp_path)
+    n = int(max(r[0] for r in gt + hyp))
+    raw = {k: [] for k in ["gt_ids", "gt_dets", "gt_classes", "gt_extras", "tracker_ids", "tracker_dets",
+                           "tracker_classes", "tracker_confidences", "similarity_scores"]}
+    raw["num_timesteps"], raw["seq"] = n, Path(gt_path).parent.name
+    for t in range(1, n + 1):
+        g = [r for r in gt if int(r[0]) == t]
+        h = [r for r in hyp if int(r[0]) == t]
+        gd = np.array([r[2:6] for r in g], dtype=float).reshape(-1, 4)
+        hd = np.array([r[2:6] for r in h], dtype=float).reshape(-1, 4)
+        raw["gt_ids"].append(np.array([int(r[1]) for r in g], dtype=int))
+        raw["gt_dets"].append(gd)
+        raw["gt_classes"].append(np.array([int(r[7]) for r in g], dtype=int))
+        raw["gt_extras"].append({"zero_marked": np.array([int(r[6]) for r in g], dtype=int)})
+        raw["tracker_ids"].append(np.array([int(r[1]) for r in h], dtype=int))
+        raw["tracker_dets"].append(hd)
+        raw["tracker_classes"].append(np.ones(len(h), dtype=int))
+        # The original id rides in the confidence, which pre-processing carries along.
+        raw["tracker_confidences"].append(np.array([r[1] for r in h], dtype=float))
+        raw["similarity_scores"].append(ds._calculate_similarities(gd, hd) if len(g) and len(h)
+                                        else np.zeros((len(g), len(h))))
+    data = ds.get_preprocessed_seq_data(raw, "pedestrian")
+    return {(t + 1, int(c)) for t, cs in enumerate(data["tracker_confidences"]) for c in cs}
 
 
 def encode(v):
@@ -401,6 +485,11 @@ def compute():
         sequences.append({"name": name, "root": "repo",
                           "gt": str((d / "gt.txt").relative_to(REPO)), "hyp": str((d / "hyp.txt").relative_to(REPO)),
                           "metrics": {k: encode(v) for k, v in metrics.items()}})
+        if name in PREPROCESSED:
+            metrics, _ = evaluate(refs, d / "gt.txt", d / "hyp.txt", name, preprocess=True)
+            sequences.append({"name": f"{name}+trackeval", "root": "repo", "preprocess": "trackeval",
+                              "gt": str((d / "gt.txt").relative_to(REPO)), "hyp": str((d / "hyp.txt").relative_to(REPO)),
+                              "metrics": {k: encode(v) for k, v in metrics.items()}})
     data = Path(mm.__file__).parent / "data"
     for seq in ["TUD-Campus", "TUD-Stadtmitte"]:
         gt, hyp = data / seq / "gt.txt", data / seq / "test.txt"

@@ -418,21 +418,27 @@ pub fn simulate(s: &Scenario) -> Result<SimOutput, SimError> {
     })
 }
 
-/// Ground truth as MOTChallenge text: `frame,id,x,y,w,h,1,-1,-1,-1` per line, frames 1-based,
-/// `x,y` the top-left corner, only boxes with at least `min_visibility`.
+/// Ground truth as MOTChallenge text in the MOT16/17 layout, every true box:
+/// `frame,id,x,y,w,h,1,class,visibility` per line, frames 1-based, `x,y` the top-left corner;
+/// class 1 (pedestrian, scored) for boxes at least `min_visibility` visible, class 8
+/// (distractor: a tracker box on it is neither a match nor a false positive, as TrackEval's
+/// MOTChallenge evaluation and `aisle_track::motchallenge::read_ground_truth` treat it) for
+/// people hidden more than that.
 pub fn to_motchallenge_gt(out: &SimOutput, min_visibility: f32) -> String {
     let mut s = String::new();
     for f in &out.frames {
-        for t in f.truth.iter().filter(|t| t.visibility >= min_visibility) {
+        for t in &f.truth {
             let b = t.bbox;
+            let class = if t.visibility >= min_visibility { 1 } else { 8 };
             s.push_str(&format!(
-                "{},{},{:.2},{:.2},{:.2},{:.2},1,-1,-1,-1\n",
+                "{},{},{:.2},{:.2},{:.2},{:.2},1,{class},{:.3}\n",
                 f.index + 1,
                 t.id,
                 b.x1,
                 b.y1,
                 b.width(),
-                b.height()
+                b.height(),
+                t.visibility
             ));
         }
     }

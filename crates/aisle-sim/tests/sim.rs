@@ -719,31 +719,31 @@ fn layout_projects_zones_into_the_image() {
 fn motchallenge_exports() {
     let out = run(&scenario("quiet"));
     let gt = to_motchallenge_gt(&out, 0.5);
-    let n_truth = out
-        .frames
-        .iter()
-        .flat_map(|f| &f.truth)
-        .filter(|t| t.visibility >= 0.5)
-        .count();
-    assert_eq!(gt.lines().count(), n_truth);
+    let truth: Vec<_> = out.frames.iter().flat_map(|f| &f.truth).collect();
+    assert_eq!(gt.lines().count(), truth.len());
+    // Class 1 (scored) at visibility >= 0.5, class 8 (distractor) below, as MOT16/17 rows.
+    for (row, t) in gt.lines().zip(&truth) {
+        let cols: Vec<&str> = row.split(',').collect();
+        assert_eq!(cols.len(), 9, "{row}");
+        let want = if t.visibility >= 0.5 { "1" } else { "8" };
+        assert_eq!(cols[7], want, "{row}: visibility {}", t.visibility);
+        let vis: f32 = cols[8].parse().expect("visibility");
+        assert!((vis - t.visibility).abs() < 0.001, "{row}");
+    }
+    assert!(gt.lines().any(|r| r.split(',').nth(7) == Some("8")));
     let first = out
         .frames
         .iter()
-        .find(|f| f.truth.iter().any(|t| t.visibility >= 0.5))
-        .expect("someone visible");
-    let t = first
-        .truth
-        .iter()
-        .find(|t| t.visibility >= 0.5)
-        .expect("visible");
+        .find(|f| !f.truth.is_empty())
+        .expect("someone in view");
+    let t = &first.truth[0];
     let line: Vec<&str> = gt.lines().next().expect("line").split(',').collect();
-    assert_eq!(line.len(), 10);
     assert_eq!(line[0].parse::<u32>().expect("frame"), first.index + 1);
     assert_eq!(line[1].parse::<u32>().expect("id"), t.id);
     let x: f32 = line[2].parse().expect("x");
     let h: f32 = line[5].parse().expect("h");
     assert!((x - t.bbox.x1).abs() < 0.01 && (h - t.bbox.height()).abs() < 0.01);
-    assert_eq!(&line[6..], ["1", "-1", "-1", "-1"]);
+    assert_eq!(line[6], "1");
 
     let det = to_motchallenge_det(&out);
     assert_eq!(

@@ -15,7 +15,7 @@
 #![allow(clippy::print_stdout)]
 
 use aisle_sim::Scenario;
-use aisle_track::metrics::{evaluate, MotSequence};
+use aisle_track::metrics::{evaluate, remove_ignored, MotSequence};
 use aisle_track::motchallenge::write_sequence;
 use aisle_track::{Tracker, TrackerConfig};
 
@@ -144,6 +144,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             let sim = aisle_sim::simulate(&s)?;
             let mut gt = MotSequence::default();
+            let mut ign = MotSequence::default();
             let mut hyp = MotSequence::default();
             let mut tracker = Tracker::new(cfg)?;
             tracker.set_frame_size(sim.image_width, sim.image_height);
@@ -151,6 +152,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 for t in &f.truth {
                     if t.visibility >= MIN_VISIBILITY {
                         gt.push(f.index + 1, u64::from(t.id), t.bbox);
+                    } else {
+                        ign.push(f.index + 1, u64::from(t.id), t.bbox);
                     }
                 }
                 for t in tracker.update_with_appearance(&f.detections, &f.appearance, f.time)? {
@@ -163,7 +166,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let sub = format!("{name}-{k}");
                 write_mot(dir, &sub, &sim, &hyp)?;
             }
-            let m = evaluate(&gt, &hyp);
+            // People hidden more than MIN_VISIBILITY are distractors (as `aisle eval`).
+            let m = evaluate(&gt, &remove_ignored(&gt, &ign, &hyp));
             if per_seed {
                 println!(
                     "{name} seed {}: IDF1 {:.3} HOTA {:.3} IDSW {}",
@@ -194,7 +198,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// `DIR/NAME/{gt/gt.txt,det/det.txt,aisle.txt}` for the analysis scripts: the scored truth, the
+/// `DIR/NAME/{gt/gt.txt,det/det.txt,aisle.txt}` for the analysis scripts: the truth (class 8 rows:
+/// people hidden more than `MIN_VISIBILITY`, not scored), the
 /// detections and the tracks that were scored.
 fn write_mot(
     dir: &std::path::Path,

@@ -18,9 +18,11 @@
 //! other than 1 (pedestrian) or -1 (unset) is dropped, so distractors, vehicles, static persons
 //! and reflections are not ground truth. 10-column rows (MOT15 ground truth, detections and
 //! tracker output: `..., conf, x, y, z`) carry world coordinates there, not a class, and are
-//! kept. This is simpler than TrackEval's MOTChallenge loader, which also removes tracker boxes
-//! that match distractors: here such boxes count as false positives. [`RowFilter::KeepAll`]
-//! reads every row.
+//! kept. On their own, tracker boxes on the dropped rows count as false positives;
+//! [`read_ground_truth`] also returns the distractors ([`DISTRACTOR_CLASSES`]) so that
+//! [`crate::metrics::remove_ignored`] can remove the tracker boxes on them first, as TrackEval's
+//! MOTChallenge evaluation (the benchmark server's) does. [`RowFilter::KeepAll`] reads every
+//! row.
 //!
 //! Errors never panic: each malformed line gives a [`MotError`] naming the file, the 1-based
 //! line number and the offending value. The `*_lossy` parsers keep every valid line and
@@ -128,14 +130,45 @@ impl MotError {
     }
 }
 
+/// The classes of MOT16/17 ground truth that TrackEval's MOTChallenge evaluation treats as
+/// distractors (a tracker box on one is removed, not counted): person on vehicle (2), static
+/// person (7), distractor (8) and reflection (12). (TrackEval adds non-MOT vehicle, 6, for MOT20.)
+pub const DISTRACTOR_CLASSES: [f64; 4] = [2.0, 7.0, 8.0, 12.0];
+
 /// Which rows of a sequence file are kept (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RowFilter {
     /// Drop rows flagged 0 in column 7, and 9-column rows whose class is neither 1 nor -1.
     #[default]
     MotGroundTruth,
+    /// Only 9-column rows of a [`DISTRACTOR_CLASSES`] class, whatever their flag.
+    MotDistractors,
+    /// Every row except those of [`RowFilter::MotDistractors`].
+    NotDistractors,
     /// Keep every row.
     KeepAll,
+}
+
+/// A ground-truth file split as TrackEval's MOTChallenge evaluation uses it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroundTruth {
+    /// What the tracker is scored against ([`RowFilter::MotGroundTruth`]).
+    pub scored: MotSequence,
+    /// Distractors: tracker boxes on them are removed before scoring
+    /// ([`RowFilter::MotDistractors`]).
+    pub distractors: MotSequence,
+    /// Every other row, which competes with the distractors for tracker boxes
+    /// ([`RowFilter::NotDistractors`]).
+    pub others: MotSequence,
+}
+
+impl GroundTruth {
+    /// Scores `hyp` as TrackEval's MOTChallenge evaluation does: tracker boxes on distractors
+    /// removed ([`crate::metrics::remove_ignored`]), then [`crate::metrics::evaluate`].
+    pub fn evaluate(&self, hyp: &MotSequence) -> crate::metrics::MotMetrics {
+        let kept = crate::metrics::remove_ignored(&self.others, &self.distractors, hyp);
+        crate::metrics::evaluate(&self.scored, &kept)
+    }
 }
 
 /// One parsed line.
@@ -335,7 +368,13 @@ fn keep(r: &MotRow, filter: RowFilter) -> bool {
     match filter {
         RowFilter::KeepAll => true,
         RowFilter::MotGroundTruth => r.conf != 0.0 && r.class.is_none_or(|c| c == 1.0 || c == -1.0),
+        RowFilter::MotDistractors => is_distractor(r),
+        RowFilter::NotDistractors => !is_distractor(r),
     }
+}
+
+fn is_distractor(r: &MotRow) -> bool {
+    r.class.is_some_and(|c| DISTRACTOR_CLASSES.contains(&c))
 }
 
 fn sequence_from(
@@ -416,6 +455,17 @@ pub fn read_sequence_with(
 ) -> Result<MotSequence, MotError> {
     let (text, file) = read_text(path.as_ref())?;
     parse_sequence_with(&text, &file, filter)
+}
+
+/// Reads a MOT16/17/20 `gt.txt` (or any sequence file) split into the scored rows, the
+/// distractors and the others ([`GroundTruth`]).
+pub fn read_ground_truth(path: impl AsRef<Path>) -> Result<GroundTruth, MotError> {
+    let (text, file) = read_text(path.as_ref())?;
+    Ok(GroundTruth {
+        scored: parse_sequence_with(&text, &file, RowFilter::MotGroundTruth)?,
+        distractors: parse_sequence_with(&text, &file, RowFilter::MotDistractors)?,
+        others: parse_sequence_with(&text, &file, RowFilter::NotDistractors)?,
+    })
 }
 
 /// The file's text and its display name; invalid UTF-8 is reported with its line.

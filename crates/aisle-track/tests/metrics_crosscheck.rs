@@ -1,5 +1,7 @@
 //! The Rust metrics against py-motmetrics 1.4.0 (CLEAR MOT, identity) and TrackEval (HOTA) on
-//! the same MOTChallenge files: `tests/golden/motmetrics.json`, written by
+//! the same MOTChallenge files, and, for the sequences named `<fixture>+trackeval`, after
+//! TrackEval's MOTChallenge pre-processing (tracker boxes on distractors removed:
+//! `metrics::remove_ignored`, against `MotChallenge2DBox.get_preprocessed_seq_data`): `tests/golden/motmetrics.json`, written by
 //! `scripts/motmetrics_reference.py` (which `make test` re-runs with `--check`, so the golden
 //! is the references' real output). Every metric of every sequence must agree to 1e-6.
 //!
@@ -10,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use aisle_track::metrics::{evaluate, hota_alphas, MotMetrics, MotSequence};
-use aisle_track::motchallenge::{parse_sequence, read_sequence, write_sequence};
+use aisle_track::motchallenge::{parse_sequence, read_ground_truth, read_sequence, write_sequence};
 use serde_json::Value;
 
 const TOLERANCE: f64 = 1e-6;
@@ -143,9 +145,14 @@ fn metrics_agree_with_py_motmetrics_and_trackeval() {
             },
             other => panic!("{name}: unknown root {other}"),
         };
-        let gt = read_sequence(root.join(s["gt"].as_str().unwrap())).unwrap();
+        let gt_path = root.join(s["gt"].as_str().unwrap());
         let hyp = read_sequence(root.join(s["hyp"].as_str().unwrap())).unwrap();
-        let m = evaluate(&gt, &hyp);
+        let m = match s.get("preprocess").and_then(Value::as_str) {
+            // TrackEval's MOTChallenge pre-processing first: boxes on distractors removed.
+            Some("trackeval") => read_ground_truth(&gt_path).unwrap().evaluate(&hyp),
+            None => evaluate(&read_sequence(&gt_path).unwrap(), &hyp),
+            Some(other) => panic!("{name}: unknown pre-processing {other}"),
+        };
         let metrics = s["metrics"].as_object().unwrap();
         for (key, want) in metrics {
             let ours =
@@ -197,6 +204,10 @@ fn metrics_agree_with_py_motmetrics_and_trackeval() {
         );
     }
     assert!(fixtures.len() >= 10);
+    assert!(
+        checked.iter().filter(|n| n.ends_with("+trackeval")).count() >= 2,
+        "the pre-processed sequences are missing from the golden"
+    );
     eprintln!(
         "checked {} sequences: {}",
         checked.len(),

@@ -5,13 +5,14 @@
 //! `SEQ/det/det.txt` + `SEQ/seqinfo.ini`; otherwise 30). Every frame from the first to the last
 //! is given to the tracker, including those without detections. The frame size comes from
 //! `--frame-size` or seqinfo.ini's `imWidth`/`imHeight`. With `--gt`, the tracks are also
-//! scored against that ground truth.
+//! scored against that ground truth, as the MOTChallenge server's TrackEval scores them (tracker
+//! boxes on distractors, such as static persons and reflections, are not counted).
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use aisle_track::metrics::{evaluate, MotSequence};
+use aisle_track::metrics::MotSequence;
 use aisle_track::motchallenge;
 use aisle_track::{Tracker, TrackerConfig};
 use aisle_types::MediaTime;
@@ -154,8 +155,8 @@ pub fn run(config: Option<&Path>, a: &TrackArgs) -> Result<ExitCode> {
         stats.tracks_confirmed
     );
     if let Some(gt_path) = &a.gt {
-        let gt = motchallenge::read_sequence(gt_path)?;
-        let m = evaluate(&gt, &hyp);
+        // As the MOTChallenge server (TrackEval): tracker boxes on distractors are not counted.
+        let m = motchallenge::read_ground_truth(gt_path)?.evaluate(&hyp);
         eprintln!(
             "MOTA {:.3}  IDF1 {:.3}  HOTA {:.3}  DetA {:.3}  AssA {:.3}  IDSW {}  FP {}  FN {}",
             m.mota, m.idf1, m.hota, m.deta, m.assa, m.id_switches, m.false_positives, m.misses

@@ -20,9 +20,12 @@
 //!   against the PyPI `sn-trackeval` 0.4.0 copy of it: per frame a Hungarian matching maximising
 //!   `global alignment score x IoU`, localisation thresholds `alpha = 0.05, 0.10, ..., 0.95`,
 //!   `HOTA(alpha) = sqrt(DetA(alpha) AssA(alpha))`, and the reported HOTA, DetA, AssA, ... are the
-//!   means over the 19 thresholds. Unlike TrackEval's MOTChallenge *dataset* loader, nothing is
-//!   pre-processed here: no distractor classes, no removal of tracker boxes on ignored ground
-//!   truth (see `motchallenge` for which ground-truth rows are read at all).
+//!   means over the 19 thresholds.
+//! - Ground truth the tracker is not expected to report (MOTChallenge's distractor classes; in
+//!   the synthetic store, people mostly hidden by others): [`remove_ignored`] applies TrackEval's
+//!   MOTChallenge pre-processing before [`evaluate`], so a tracker box on such a person is
+//!   neither a match nor a false positive. [`evaluate`] alone pre-processes nothing (see
+//!   `motchallenge` for which ground-truth rows are read at all).
 //!
 //! Ratios whose denominator is zero follow the references: motmetrics' plain division gives
 //! NaN or infinity (MOTP without a single match is NaN), TrackEval returns 0 for HOTA when
@@ -197,6 +200,64 @@ pub fn evaluate(gt: &MotSequence, hyp: &MotSequence) -> MotMetrics {
         ascends: clear.ascends,
         migrates: clear.migrates,
     }
+}
+
+/// TrackEval's MOTChallenge pre-processing: removes from `hyp` the tracker boxes that cover a
+/// ground-truth box the tracker is not expected to report (`ignored`: MOTChallenge's distractor
+/// classes, or in the synthetic store a person mostly hidden behind others), so that such a box
+/// counts neither as a match nor as a false positive. Per frame, every ground-truth box
+/// (`others`, the boxes that are not ignored, and `ignored`) is matched to the tracker boxes by a
+/// Hungarian assignment maximising IoU, where pairs under IoU 0.5 (less a float epsilon) score
+/// 0 and do not match; a tracker box matched to an `ignored` box is removed. `others` takes part
+/// so that a tracker box on a visible person standing in front of a hidden one stays with the
+/// visible person. Checked against TrackEval's `MotChallenge2DBox.get_preprocessed_seq_data`
+/// by `tests/metrics_crosscheck.rs`.
+pub fn remove_ignored(
+    others: &MotSequence,
+    ignored: &MotSequence,
+    hyp: &MotSequence,
+) -> MotSequence {
+    let mut out = MotSequence::default();
+    for (&frame, boxes) in &hyp.frames {
+        let ign = ignored.frame(frame);
+        if ign.is_empty() {
+            out.frames.insert(frame, boxes.clone());
+            continue;
+        }
+        let all: Vec<&MotBox> = others.frame(frame).iter().chain(ign).collect();
+        let n_others = others.frame(frame).len();
+        let (rows, cols) = (all.len(), boxes.len());
+        // TrackEval: scores under 0.5 - eps are zeroed, then `linear_sum_assignment(-scores)`,
+        // and only pairs with a score above eps count as matched.
+        let score = |g: &MotBox, h: &MotBox| {
+            let s = iou(&g.bbox, &h.bbox);
+            if s < 0.5 - f64::EPSILON {
+                0.0
+            } else {
+                s
+            }
+        };
+        let cost: Vec<f64> = all
+            .iter()
+            .flat_map(|g| boxes.iter().map(move |h| -score(g, h)))
+            .collect();
+        let mut drop = vec![false; cols];
+        for (r, c) in lsa::solve(&cost, rows, cols) {
+            if r >= n_others && -cost[r * cols + c] > f64::EPSILON {
+                drop[c] = true;
+            }
+        }
+        let kept: Vec<MotBox> = boxes
+            .iter()
+            .zip(&drop)
+            .filter(|(_, d)| !**d)
+            .map(|(b, _)| *b)
+            .collect();
+        if !kept.is_empty() {
+            out.frames.insert(frame, kept);
+        }
+    }
+    out
 }
 
 /// Plain IEEE division, as motmetrics' `quiet_divide` (0/0 is NaN, x/0 is infinite).
