@@ -38,11 +38,13 @@ test: models media lint fuzz appliance-check cross-test
 	@test -f "$(NVRTC_LIB_DIR)/libnvrtc.so.12" || { echo "libnvrtc.so.12 not found in '$(NVRTC_LIB_DIR)': rm -rf $(AISLE_CACHE)/venv and run scripts/setup.sh --venv" >&2; exit 1; }
 	LD_LIBRARY_PATH="$(NVRTC_LIB_DIR)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}" AISLE_REQUIRE_NVRTC=1 $(CARGO) test --workspace
 
-## test-gpu: on a machine with an NVIDIA GPU (CUDA 12 driver): the GPU preprocessor against the CPU
-## reference on the sample video, device frames against host frames, and the kernel's throughput
-## in GB/s against the device's memory bandwidth (aisle-gpu's tests/gpu_device.rs, #[ignore]d in `test`).
-test-gpu: media
-	LD_LIBRARY_PATH="$(NVRTC_LIB_DIR)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}" $(CARGO) test -p aisle-gpu --test gpu_device -- --ignored --nocapture --test-threads 1
+## test-gpu: on a machine with an NVIDIA GPU: the GPU preprocessor against the CPU reference on
+## the sample video, device frames against host frames, the kernel's throughput against the
+## device's memory bandwidth (aisle-gpu's tests/gpu_device.rs, #[ignore]d in `test`), the same
+## under compute-sanitizer, and `aisle detect` with GPU and CPU preprocessing giving identical
+## detections (scripts/gpu-check.sh).
+test-gpu: media models
+	scripts/gpu-check.sh
 
 setup:
 	scripts/setup.sh
@@ -53,7 +55,7 @@ setup:
 appliance-check: setup
 	scripts/check-units.sh
 	scripts/lint-yocto.sh
-	shellcheck -x scripts/check-units.sh scripts/lint-yocto.sh scripts/cross-aarch64.sh scripts/deploy.sh scripts/setup.sh
+	shellcheck -x scripts/check-units.sh scripts/gpu-check.sh scripts/lint-yocto.sh scripts/cross-aarch64.sh scripts/deploy.sh scripts/setup.sh
 	scripts/deploy.sh --dry-run root@jetson.invalid >/dev/null
 
 ## cross: the release `aisle` for the Jetson (aarch64-unknown-linux-gnu), without FFmpeg

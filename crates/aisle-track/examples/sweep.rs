@@ -3,7 +3,7 @@
 //! ones. A development tool (the product's table is `aisle eval tracking`).
 //!
 //! `cargo run --release -p aisle-track --example sweep -- [--scenario NAME]... [--seeds N]
-//! [--per-seed] [--export DIR] [--distinct-clothes] [--perfect-detector] [--noise MODEL]
+//! [--first-seed K] [--per-seed] [--export DIR] [--distinct-clothes] [--perfect-detector] [--noise MODEL]
 //! [FIELD=VALUE]...`
 //! where FIELD is a numeric `TrackerConfig` setting (e.g. `appearance_gate=0.35
 //! max_lost_still_s=15`) or `noise.FIELD` a detector noise setting (e.g. `noise.miss_prob=0`),
@@ -78,6 +78,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut names = Vec::new();
     let mut seeds = 10u64;
     let mut per_seed = false;
+    let mut first = 0u64;
     let mut distinct = false;
     let mut perfect = false;
     let mut preset: Option<aisle_sim::NoiseModel> = None;
@@ -92,6 +93,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             // Studies of what limits identity: uniformly drawn, pure, steady clothing colours
             // (an appearance model far better than colour names), or a detector that reports
             // exactly the visible truth.
+            "--first-seed" => first = args.next().ok_or("--first-seed needs a number")?.parse()?,
             "--distinct-clothes" => distinct = true,
             "--perfect-detector" => perfect = true,
             // A named detector model (`aisle_sim::NOISE_PRESETS`), before any `noise.FIELD`.
@@ -126,7 +128,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (mut idp, mut idr, mut prec, mut rec) = (0.0, 0.0, 0.0, 0.0);
         for k in 0..seeds {
             let mut s = base.clone();
-            s.seed = base.seed.wrapping_add(k);
+            s.seed = base.seed.wrapping_add(first + k);
             if distinct {
                 s.appearance.top_palette = [0.125; 8];
                 s.appearance.bottom_palette = [0.125; 8];
