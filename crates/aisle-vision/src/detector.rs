@@ -37,6 +37,8 @@ pub enum VisionError {
         frame: u64,
         message: String,
     },
+    #[error("model `{model}` is not an object detector (its role is {role}): choose a person_detector model of the manifest")]
+    NotADetector { model: String, role: String },
 }
 
 /// Thresholds and filters applied after the model.
@@ -112,6 +114,15 @@ impl Detector {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        if !matches!(
+            spec.output.decoder,
+            Decoder::Centernet | Decoder::NanodetGfl
+        ) {
+            return Err(VisionError::NotADetector {
+                model: spec.name.clone(),
+                role: spec.role.clone(),
+            });
+        }
         let shape = spec.input.shape();
         Ok(Self {
             input: vec![0.0; spec.input.len()],
@@ -194,6 +205,10 @@ impl Detector {
                 &params,
                 out,
             ),
+            d @ (Decoder::Blazeface | Decoder::FaceMesh | Decoder::Softmax) => Err(format!(
+                "decoder {d:?} is not an object detector's (role {})",
+                self.spec.role
+            )),
         }
         .map_err(err)?;
         for d in out.iter_mut() {
