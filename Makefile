@@ -35,6 +35,7 @@ test: models media lint fuzz appliance-check cross-test
 	$(AISLE_CACHE)/venv/bin/python scripts/reference_detect.py --check tests/golden/detect_centernet.json --video $(AISLE_CACHE)/media/vtest.mp4
 	$(AISLE_CACHE)/venv/bin/python scripts/reference_detect.py --check tests/golden/detect_nanodet.json --video $(AISLE_CACHE)/media/vtest.mp4
 	$(AISLE_CACHE)/venv/bin/python scripts/motmetrics_reference.py --check tests/golden/motmetrics.json
+	$(AISLE_CACHE)/venv/bin/python scripts/reference_faces.py --check tests/golden/faces.json
 	@test -f "$(NVRTC_LIB_DIR)/libnvrtc.so.12" || { echo "libnvrtc.so.12 not found in '$(NVRTC_LIB_DIR)': rm -rf $(AISLE_CACHE)/venv and run scripts/setup.sh --venv" >&2; exit 1; }
 	LD_LIBRARY_PATH="$(NVRTC_LIB_DIR)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}" AISLE_REQUIRE_NVRTC=1 $(CARGO) test --workspace
 
@@ -97,6 +98,7 @@ check: build
 bench: models media
 	$(CARGO) bench -p aisled --bench pipeline
 	$(CARGO) bench -p aisled --bench ingest
+	$(CARGO) bench -p aisled --bench faces
 	$(CARGO) bench -p aisle-track --bench update
 	$(CARGO) bench -p aisle-analytics --bench update
 
@@ -106,3 +108,4 @@ goldens: models media
 	  $(AISLE_CACHE)/venv/bin/python scripts/reference_detect.py --model $$m --video $(VIDEO) \
 	    --frames 0,50,100,200,300,400,500,600,700,794 --out tests/golden/detect_$$m.json; \
 	done
+	$(AISLE_CACHE)/venv/bin/python scripts/reference_faces.py --out tests/golden/faces.json

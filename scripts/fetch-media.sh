@@ -6,6 +6,10 @@
 #   vtest_h265.mp4  the same as H.265 Main (libx265, hvc1), faststart
 #   vtest.h265      that H.265 stream as Annex B
 #   faces/sample1.jpg .. sample6.jpg   group photos (npm @vladmandic/face-api demo/)
+#   faces/astronaut.png   a portrait (PyPI scikit-image wheel, skimage/data/)
+#   faces/*.y4m     each photo as one limited-range BT.601 4:2:0 frame (what a camera's NV12 frame
+#                   holds): the face tests and scripts/reference_faces.py read these, so the Rust
+#                   pipeline and the Python reference start from the same pixels
 # Idempotent: a re-run checks the files (ffprobe for the videos) and takes about a second.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=common.sh
@@ -15,6 +19,10 @@ OPENCV_DOC=(debian opencv-doc 4.6.0+dfsg-12)
 VTEST_AVI=usr/share/doc/opencv-doc/examples/data/vtest.avi
 VTEST_SHA256=45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf
 FACE_API=(npm @vladmandic/face-api 1.7.15)
+SKIMAGE=(pypi scikit-image 0.26.0)
+# JPEG/PNG -> limited-range 4:2:0, reproducibly (swscale's bit-exact path).
+Y4M=(-vf scale=out_range=tv:flags=accurate_rnd+bitexact+full_chroma_int -pix_fmt yuv420p -frames:v 1
+  -fflags +bitexact -f yuv4mpegpipe)
 X264=(-c:v libx264 -profile:v baseline -pix_fmt yuv420p -preset medium -crf 20 -g 20 -bf 0 -threads 1
   -map_metadata -1 -fflags +bitexact -flags:v +bitexact)
 X265=(-c:v libx265 -preset medium -crf 24 -x265-params keyint=20:bframes=0:pools=1:frame-threads=1:log-level=error
@@ -91,4 +99,19 @@ demo=$(fetch_pkg "${FACE_API[@]}")/demo
 for i in 1 2 3 4 5 6; do
   install_file "$demo/sample$i.jpg" "$AISLE_MEDIA/faces/sample$i.jpg"
 done
+install_file "$(fetch_pkg "${SKIMAGE[@]}")/skimage/data/astronaut.png" "$AISLE_MEDIA/faces/astronaut.png"
+params=$(printf '%s\n' "${Y4M[@]}" "$(ffmpeg -version | head -n1)" | sha256sum)
+stamp=$AISLE_MEDIA/faces/.y4m.params
+for photo in "$AISLE_MEDIA"/faces/sample[1-6].jpg "$AISLE_MEDIA/faces/astronaut.png"; do
+  y4m=${photo%.*}.y4m
+  if [[ ! -s $y4m || ! -f $stamp || $(<"$stamp") != "$params" || $photo -nt $y4m ]]; then
+    log "writing $y4m"
+    if ! ffmpeg -nostdin -v error -y -i "$photo" "${Y4M[@]}" "$y4m.tmp"; then
+      rm -f "$y4m.tmp"
+      die "ffmpeg failed writing $y4m"
+    fi
+    mv -f "$y4m.tmp" "$y4m"
+  fi
+done
+echo "$params" >"$stamp"
 log "media ok in $AISLE_MEDIA"

@@ -35,6 +35,10 @@ pub enum VideoError {
     #[error("{}: the file is empty (0 bytes); it was not copied or recorded completely, re-copy it", path.display())]
     Empty { path: PathBuf },
 
+    /// A YUV4MPEG2 (`.y4m`) file this reader cannot use.
+    #[error("{}: {message}", path.display())]
+    Y4m { path: PathBuf, message: String },
+
     /// Neither an MP4 (ISO-BMFF) file nor an H.264 Annex B stream.
     #[error(
         "{}: not a video file this build can read (expected H.264 in MP4, or an H.264 Annex B stream); first bytes: {first_bytes}{hint}",

@@ -13,6 +13,7 @@
 //!   backoff, stall watchdog, RTP timestamp mapping, outages), I/O-free, driven by an RTSP shell.
 //! - [`open_file`] picks the source from the file's content; [`VideoFile`] adds the decoder and
 //!   iterates frames.
+//! - [`read_y4m`]: raw 4:2:0 pictures from a YUV4MPEG2 file (the face tests' photos).
 //!
 //! Nothing in this crate panics on malformed input: every problem is a [`VideoError`] whose
 //! message names the file, the sample / access unit and byte offset where known, and the fix.
@@ -29,6 +30,7 @@ pub mod h265;
 mod mp4;
 pub mod rtsp;
 mod source;
+pub mod y4m;
 
 pub use aisle_types::{MediaTime, Nv12Frame};
 pub use annexb::{AnnexBFileSource, ANNEXB_TIMESCALE, DEFAULT_ANNEXB_FPS};
@@ -43,3 +45,4 @@ pub use rtsp::{
     RtspTransport,
 };
 pub use source::{AccessUnit, AccessUnitSource, Codec, StreamInfo};
+pub use y4m::read_y4m;

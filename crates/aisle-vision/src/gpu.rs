@@ -144,6 +144,16 @@ impl GpuPreprocess {
 }
 
 impl Preprocessor for GpuPreprocess {
+    fn crops(
+        &mut self,
+        frame: &Nv12Frame,
+        boxes: &[[f32; 4]],
+        spec: &CropSpec,
+        out: &mut [f32],
+    ) -> Result<(), String> {
+        GpuPreprocess::crops(self, frame, boxes, spec, out).map_err(|e| e.to_string())
+    }
+
     fn run(
         &mut self,
         frame: &Nv12Frame,

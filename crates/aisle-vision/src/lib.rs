@@ -8,15 +8,22 @@
 //! - [`detector`]: the three put together around an [`aisle_infer::Engine`].
 //! - [`appearance`]: a person's box in the frame -> [`aisle_types::Appearance`] (colour-name
 //!   histograms of torso and legs) for the tracker.
+//! - [`face`]: faces in a square region (BlazeFace), their 468-point mesh, head pose (a rigid fit
+//!   of MediaPipe's canonical face) and expression probabilities.
 
 pub mod appearance;
 pub mod decode;
 pub mod detector;
+pub mod face;
 pub mod gpu;
 pub mod nms;
 pub mod preprocess;
 
 pub use appearance::{colour_class, AppearanceExtractor};
 pub use detector::{Detector, DetectorOptions, StageTimes, VisionError};
+pub use face::{
+    head_pose, ExpressionClassifier, Face, FaceDetector, FaceError, FaceGeometry, FaceMesher,
+    FaceOptions, HeadPose, Mesh, EXPRESSIONS,
+};
 pub use gpu::GpuPreprocess;
-pub use preprocess::{CpuPreprocessor, CropSpec, InputMapping, Preprocessor};
+pub use preprocess::{CpuPreprocessor, CropSpec, InputMapping, Preprocessor, RotatedSquare};

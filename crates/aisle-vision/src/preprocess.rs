@@ -132,6 +132,21 @@ pub fn yuv_to_rgb(y: u8, u: u8, v: u8) -> [u8; 3] {
     ]
 }
 
+/// The 8-bit colour of pixel `(x, y)` as the taps read it: RGB, or gray in `[0]`.
+#[inline]
+fn tap_colour(frame: &Nv12Frame, x: usize, y: usize, color: InputColor) -> [u8; 3] {
+    let uv = (y / 2) * frame.uv_stride + (x / 2) * 2;
+    let rgb = yuv_to_rgb(
+        frame.y[y * frame.y_stride + x],
+        frame.uv[uv],
+        frame.uv[uv + 1],
+    );
+    match color {
+        InputColor::Gray => [rgb_to_gray(rgb), 0, 0],
+        InputColor::Rgb | InputColor::Bgr => rgb,
+    }
+}
+
 /// Converts a whole NV12 frame to packed RGB8 (the colour step of the reference).
 pub fn nv12_to_rgb(frame: &Nv12Frame, rgb: &mut Vec<u8>) {
     let (w, h) = (frame.width as usize, frame.height as usize);
@@ -157,6 +172,16 @@ pub trait Preprocessor: Send {
         spec: &InputSpec,
         out: &mut [f32],
     ) -> Result<InputMapping, String>;
+
+    /// Batched crop-and-resize of `boxes` (frame pixels) into `out`, exactly as
+    /// [`CpuPreprocessor::crops`] (the face pipeline's crops).
+    fn crops(
+        &mut self,
+        frame: &Nv12Frame,
+        boxes: &[[f32; 4]],
+        spec: &CropSpec,
+        out: &mut [f32],
+    ) -> Result<(), String>;
 }
 
 /// The CPU reference preprocessor. Keeps its scratch buffers between frames.
@@ -266,7 +291,9 @@ impl CpuPreprocessor {
         let (fw, fh) = (frame.width as usize, frame.height as usize);
         let n = spec.color.channels();
         let bgr = spec.color == InputColor::Bgr;
-        let (img, per_px) = self.source(frame, spec.color);
+        // A crop reads a small part of the frame: each tap's colour is converted where it is
+        // read (the same values as the whole-frame conversion).
+        let px = |x: usize, y: usize, c: usize| f32::from(tap_colour(frame, x, y, spec.color)[c]);
         for (&[x1, y1, x2, y2], dst) in boxes.iter().zip(out.chunks_exact_mut(item)) {
             let sx = (x2 - x1) / w as f32;
             let sy = (y2 - y1) / h as f32;
@@ -276,9 +303,8 @@ impl CpuPreprocessor {
                     let (x0, x1i, fx) = crop_tap((x1 + (ox as f32 + 0.5) * sx) - 0.5, fw);
                     for c in 0..n {
                         let src_c = if bgr { 2 - c } else { c };
-                        let px = |x: usize, y: usize| f32::from(img[(y * fw + x) * per_px + src_c]);
-                        let (p00, p10) = (px(x0, y0), px(x1i, y0));
-                        let (p01, p11) = (px(x0, y1i), px(x1i, y1i));
+                        let (p00, p10) = (px(x0, y0, src_c), px(x1i, y0, src_c));
+                        let (p01, p11) = (px(x0, y1i, src_c), px(x1i, y1i, src_c));
                         let top = p00 + (p10 - p00) * fx;
                         let bottom = p01 + (p11 - p01) * fx;
                         let value = top + (bottom - top) * fy;
@@ -295,7 +321,110 @@ impl CpuPreprocessor {
     }
 }
 
+/// A square crop turned by an angle (see [`CpuPreprocessor::rotated_crop`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RotatedSquare {
+    /// Centre, frame pixels (continuous coordinates).
+    pub cx: f32,
+    pub cy: f32,
+    /// Side length, frame pixels.
+    pub side: f32,
+    /// Radians; the crop's x axis points along `(cos, sin)` in the frame (`y` down), so a
+    /// positive angle turns the crop clockwise as seen.
+    pub angle: f32,
+}
+
+impl RotatedSquare {
+    /// `(cos, sin)` of the angle as the crop uses them: computed in f64, rounded to f32.
+    pub fn cos_sin(&self) -> (f32, f32) {
+        let a = f64::from(self.angle);
+        (a.cos() as f32, a.sin() as f32)
+    }
+
+    /// The frame position of crop position `(x, y)` given in output pixels of an `n x n` crop.
+    pub fn to_frame(&self, x: f32, y: f32, n: f32) -> (f32, f32) {
+        let (c, s) = self.cos_sin();
+        let k = self.side / n;
+        let dx = x * k - self.side * 0.5;
+        let dy = y * k - self.side * 0.5;
+        (self.cx + (dx * c - dy * s), self.cy + (dx * s + dy * c))
+    }
+}
+
+impl CpuPreprocessor {
+    /// A square crop turned by `sq.angle` about its centre, resized to `spec.width x
+    /// spec.height` (MediaPipe's upright face crop). In f32, in this order: `sx = side / width`,
+    /// `dx = (ox + 0.5) * sx - side * 0.5` (likewise `dy` with `sy`), `(c, s)` =
+    /// [`RotatedSquare::cos_sin`], `u = (cx + (dx * c - dy * s)) - 0.5`,
+    /// `v = (cy + (dx * s + dy * c)) - 0.5`; then clamped taps (NaN -> 0) and bilinear
+    /// interpolation of the four neighbours as [`CpuPreprocessor::crops`], and normalisation.
+    ///
+    /// # Errors
+    /// An invalid frame, an empty crop size or a wrong output length, named in the message.
+    pub fn rotated_crop(
+        &mut self,
+        frame: &Nv12Frame,
+        sq: &RotatedSquare,
+        spec: &CropSpec,
+        out: &mut [f32],
+    ) -> Result<(), String> {
+        frame.validate().map_err(|e| e.to_string())?;
+        let (w, h) = (spec.width as usize, spec.height as usize);
+        if w == 0 || h == 0 {
+            return Err(format!("crop size {w}x{h} is empty"));
+        }
+        if out.len() != spec.item_len() {
+            return Err(format!(
+                "output buffer holds {} values, a crop of {w}x{h}x{} needs {}",
+                out.len(),
+                spec.color.channels(),
+                spec.item_len()
+            ));
+        }
+        let (fw, fh) = (frame.width as usize, frame.height as usize);
+        let n = spec.color.channels();
+        let bgr = spec.color == InputColor::Bgr;
+        let px = |x: usize, y: usize, c: usize| f32::from(tap_colour(frame, x, y, spec.color)[c]);
+        let sx = sq.side / w as f32;
+        let sy = sq.side / h as f32;
+        let (c, s) = sq.cos_sin();
+        let half = sq.side * 0.5;
+        for oy in 0..h {
+            let dy = (oy as f32 + 0.5) * sy - half;
+            for ox in 0..w {
+                let dx = (ox as f32 + 0.5) * sx - half;
+                let (x0, x1i, fx) = crop_tap((sq.cx + (dx * c - dy * s)) - 0.5, fw);
+                let (y0, y1i, fy) = crop_tap((sq.cy + (dx * s + dy * c)) - 0.5, fh);
+                for ch in 0..n {
+                    let src_c = if bgr { 2 - ch } else { ch };
+                    let (p00, p10) = (px(x0, y0, src_c), px(x1i, y0, src_c));
+                    let (p01, p11) = (px(x0, y1i, src_c), px(x1i, y1i, src_c));
+                    let top = p00 + (p10 - p00) * fx;
+                    let bottom = p01 + (p11 - p01) * fx;
+                    let value = top + (bottom - top) * fy;
+                    let idx = match spec.layout {
+                        InputLayout::Nhwc => (oy * w + ox) * n + ch,
+                        InputLayout::Nchw => ch * w * h + oy * w + ox,
+                    };
+                    out[idx] = (value - spec.mean[ch]) / spec.std[ch];
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Preprocessor for CpuPreprocessor {
+    fn crops(
+        &mut self,
+        frame: &Nv12Frame,
+        boxes: &[[f32; 4]],
+        spec: &CropSpec,
+        out: &mut [f32],
+    ) -> Result<(), String> {
+        CpuPreprocessor::crops(self, frame, boxes, spec, out)
+    }
+
     fn run(
         &mut self,
         frame: &Nv12Frame,
