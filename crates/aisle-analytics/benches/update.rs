@@ -75,6 +75,7 @@ fn zone(name: &str, kind: ZoneKind, polygon: Vec<[f64; 2]>, capacity: Option<u32
         polygon,
         anchor: Default::default(),
         capacity,
+        attention_target: None,
     }
 }
 

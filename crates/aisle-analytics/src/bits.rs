@@ -21,7 +21,6 @@ impl SlotSet {
         was
     }
 
-    #[cfg(test)]
     pub(crate) fn contains(&self, slot: usize) -> bool {
         self.0[slot / 64] & (1 << (slot % 64)) != 0
     }

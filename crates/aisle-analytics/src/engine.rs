@@ -167,7 +167,7 @@ impl Engine {
         self.report.reset(self.report.index);
     }
 
-    fn report_index(&self, window_k: i64) -> i64 {
+    pub(crate) fn report_index(&self, window_k: i64) -> i64 {
         (window_k * i64::from(self.s.window_s)).div_euclid(i64::from(self.s.report_window_s))
     }
 
@@ -255,7 +255,7 @@ impl Engine {
         self.clock = b;
     }
 
-    fn find(&self, id: u32) -> Option<usize> {
+    pub(crate) fn find(&self, id: u32) -> Option<usize> {
         self.persons
             .iter()
             .position(|p| p.state != SlotState::Free && p.track_id == id)

@@ -85,6 +85,7 @@ use aisle_types::{BBox, MediaTime};
 
 mod bits;
 mod engine;
+mod faces;
 mod heatmap;
 mod lines;
 mod percentile;
@@ -94,6 +95,7 @@ mod setup;
 mod window;
 mod zones;
 
+pub use faces::{FaceSample, FaceSettings, MAX_SAMPLE_INTERVAL_S};
 pub use persons::MAX_PERSONS;
 pub use setup::{MAX_LINES, MAX_ZONES};
 pub use zones::{REPORT_SAMPLES, WINDOW_SAMPLES};
@@ -153,6 +155,13 @@ pub struct AnalyticsStats {
     /// Persons classified as staff (by the share rule) and excluded.
     pub staff_tracks: u64,
     pub records_suppressed: u64,
+    /// Face samples counted, and dropped because their person was staff, in a staff zone or
+    /// unknown (`[faces]` on).
+    pub face_samples: u64,
+    pub face_samples_excluded: u64,
+    /// Shoppers beyond the 256 a zone's face figures tell apart per period (counted once more
+    /// each).
+    pub face_visitors_saturated: u64,
 }
 
 /// One zone's occupancy right now; see [`CameraAnalytics::live`].
@@ -169,6 +178,7 @@ pub struct LiveOccupancy<'a> {
 /// The analytics of one camera.
 pub struct CameraAnalytics {
     engine: engine::Engine,
+    faces: Option<faces::FaceAgg>,
 }
 
 impl CameraAnalytics {
@@ -194,7 +204,67 @@ impl CameraAnalytics {
                 settings,
                 epoch_unix_ms,
             )?,
+            faces: None,
         })
+    }
+
+    /// Turns on the face figures (`[faces]`): a [`aisle_types::metrics::FacesRecord`] per
+    /// window and report window, from the samples given to [`Self::face_samples`].
+    pub fn with_faces(mut self, settings: FaceSettings) -> Self {
+        self.faces = Some(faces::FaceAgg::new(settings, self.engine.zones.len()));
+        self
+    }
+
+    /// Whether a face of track `id` may be analysed: the person is known to the table as of the
+    /// latest update, is not staff and does not stand in a staff zone. Staff are excluded
+    /// before any face of theirs is looked at.
+    pub fn face_eligible(&self, id: u32) -> bool {
+        let e = &self.engine;
+        e.find(id).is_some_and(|slot| {
+            let p = &e.persons[slot];
+            !p.staff && !p.in_staff_zone
+        })
+    }
+
+    /// The analysed faces of the latest update's frame (after [`Self::update`]); samples of
+    /// persons not [`Self::face_eligible`] are dropped and counted. Nothing without
+    /// [`Self::with_faces`].
+    pub fn face_samples(&mut self, samples: &[FaceSample]) {
+        let e = &self.engine;
+        let (Some(f), Some(last)) = (self.faces.as_mut(), e.last) else {
+            return;
+        };
+        let k = window::window_index(e.epoch_unix_ms, last, e.s.window_s);
+        let rk = e.report_index(k);
+        let (mut counted, mut excluded) = (0, 0);
+        for s in samples {
+            let slot = e
+                .find(s.track_id)
+                .filter(|&slot| !e.persons[slot].staff && !e.persons[slot].in_staff_zone);
+            let Some(slot) = slot else {
+                excluded += 1;
+                continue;
+            };
+            let p = &e.persons[slot];
+            let anchor = [f64::from(p.bbox.x1 + p.bbox.x2) / 2.0, f64::from(p.bbox.y2)];
+            let height = f64::from(p.bbox.height());
+            f.add(
+                &e.zones,
+                |z| e.occupants[z].contains(slot),
+                slot,
+                height,
+                anchor,
+                s,
+                k,
+                rk,
+            );
+            counted += 1;
+        }
+        let saturated = f.saturated;
+        let stats = &mut self.engine.stats;
+        stats.face_samples += counted;
+        stats.face_samples_excluded += excluded;
+        stats.face_visitors_saturated = saturated;
     }
 
     /// One analysed frame at `at` with the confirmed tracks seen in it; appends the records of
@@ -205,13 +275,47 @@ impl CameraAnalytics {
         tracks: &[TrackPoint],
         out: &mut Vec<MetricRecord>,
     ) -> Result<(), AnalyticsError> {
-        self.engine.update(at, tracks, out)
+        let first = out.len();
+        self.engine.update(at, tracks, out)?;
+        if let Some(f) = self.faces.as_mut() {
+            let e = &self.engine;
+            let k = window::window_index(e.epoch_unix_ms, at, e.s.window_s);
+            let rk = e.report_index(k);
+            let lengths = (e.s.window_s, e.s.report_window_s);
+            f.close(
+                &e.camera,
+                &e.zones,
+                e.s.min_visitors,
+                lengths,
+                out,
+                first,
+                Some(k),
+                Some(rk),
+            );
+            f.observe(k, rk);
+        }
+        Ok(())
     }
 
     /// End of input at `at`: closes the open windows (partial: `observed_s` < length) with the
     /// visits still open reported as in progress, and appends their records.
     pub fn finish(&mut self, at: MediaTime, out: &mut Vec<MetricRecord>) {
-        self.engine.finish(at, out)
+        let first = out.len();
+        self.engine.finish(at, out);
+        if let Some(f) = self.faces.as_mut() {
+            let e = &self.engine;
+            let lengths = (e.s.window_s, e.s.report_window_s);
+            f.close(
+                &e.camera,
+                &e.zones,
+                e.s.min_visitors,
+                lengths,
+                out,
+                first,
+                None,
+                None,
+            );
+        }
     }
 
     pub fn camera(&self) -> &str {

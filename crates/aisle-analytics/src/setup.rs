@@ -27,6 +27,9 @@ pub(crate) struct Zone {
     pub anchor: Anchor,
     pub polygon: Vec<[f64; 2]>,
     pub capacity: Option<u32>,
+    /// What shoppers face when they look at the zone's display, pixels: the configured
+    /// `attention_target`, else the polygon's centroid.
+    pub attention_target: [f64; 2],
 }
 
 impl Zone {
@@ -175,13 +178,39 @@ fn check_zone(
             "the polygon has (almost) no area",
         ));
     }
+    let polygon: Vec<[f64; 2]> = z.polygon.iter().map(|p| [p[0] * w, p[1] * h]).collect();
+    let attention_target = match z.attention_target {
+        Some([x, y]) => [x * w, y * h],
+        None => centroid(&polygon),
+    };
     Ok(Zone {
         name: z.name.clone(),
         kind: z.kind,
         anchor: z.anchor,
-        polygon: z.polygon.iter().map(|p| [p[0] * w, p[1] * h]).collect(),
+        polygon,
         capacity: z.capacity,
+        attention_target,
     })
+}
+
+/// The area centroid of a simple polygon (the vertex mean when its area is ~0).
+fn centroid(p: &[[f64; 2]]) -> [f64; 2] {
+    let (mut a, mut cx, mut cy) = (0.0, 0.0, 0.0);
+    for (i, v) in p.iter().enumerate() {
+        let w = p[(i + 1) % p.len()];
+        let cross = v[0] * w[1] - w[0] * v[1];
+        a += cross;
+        cx += (v[0] + w[0]) * cross;
+        cy += (v[1] + w[1]) * cross;
+    }
+    if a.abs() < 1e-12 {
+        let n = p.len().max(1) as f64;
+        return [
+            p.iter().map(|v| v[0]).sum::<f64>() / n,
+            p.iter().map(|v| v[1]).sum::<f64>() / n,
+        ];
+    }
+    [cx / (3.0 * a), cy / (3.0 * a)]
 }
 
 fn check_line(

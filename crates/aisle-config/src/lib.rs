@@ -46,6 +46,8 @@ pub const MIN_ZONE_AREA: f64 = 1e-4;
 pub const MIN_LINE_LENGTH: f64 = 0.01;
 /// The subject name that zones and lines may not take: the camera-wide record uses it.
 pub const RESERVED_SUBJECT_NAME: &str = "camera";
+/// The subject of the camera's faces record (`[faces]`), also reserved.
+pub const FACES_SUBJECT_NAME: &str = "faces";
 
 /// A configuration that could not be read or is invalid.
 #[derive(Debug, thiserror::Error)]
@@ -150,6 +152,70 @@ pub struct Config {
     pub mqtt: Option<MqttConfig>,
     /// `[commands]`: which MQTT commands the device accepts and the token they must carry.
     pub commands: CommandsConfig,
+    /// `[faces]`: attention (head pose) and emotion from shoppers' faces; off by default.
+    pub faces: FacesConfig,
+}
+
+/// `[faces]`: attention to displays (head pose) and emotion, computed on the device from faces
+/// that never leave it (docs/privacy.md). Both are off by default: then no face model runs.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FacesConfig {
+    /// Which display zone each shopper faces, from their head pose (runs the face detector and
+    /// the face mesh on shoppers' upper bodies).
+    pub attention: bool,
+    /// Emotion recognition on shoppers' faces (adds the expression model). The EU AI Act
+    /// requires informing the people exposed to it: `shoppers_informed` must say how.
+    pub emotion: bool,
+    /// How and since when shoppers are informed of emotion recognition, e.g. "signs at both
+    /// entrances since 2026-11-20". Required (non-empty) with `emotion = true`; the device
+    /// reports it in its status.
+    pub shoppers_informed: Option<String>,
+    /// Face analyses per second per camera, shared round-robin by the shoppers in view: a crowd
+    /// lowers each shopper's sampling rate, never the frame rate.
+    pub samples_per_second: f64,
+    /// The emotion model (a manifest model of role `emotion`).
+    pub expression_model: String,
+    /// Quality gates: a face counts only when its box is at least this many pixels high, ...
+    pub min_face_px: f32,
+    /// ... the face detector's score is at least this, ...
+    pub min_score: f32,
+    /// ... it is turned at most this far from the camera (degrees of yaw and pitch), ...
+    pub max_yaw_deg: f32,
+    pub max_pitch_deg: f32,
+    /// ... and its gray crop is this sharp (variance of the Laplacian, 0..255 units).
+    pub min_sharpness: f64,
+    /// A shopper faces a display when the direction of their face is within this angle of the
+    /// direction to the display zone, degrees.
+    pub attention_cone_deg: f32,
+    /// Weight of the newest sample in a shopper's smoothed expression (1: no smoothing).
+    pub smoothing: f32,
+}
+
+impl Default for FacesConfig {
+    fn default() -> Self {
+        Self {
+            attention: false,
+            emotion: false,
+            shoppers_informed: None,
+            samples_per_second: 4.0,
+            expression_model: "faceapi_expression".into(),
+            min_face_px: 24.0,
+            min_score: 0.6,
+            max_yaw_deg: 45.0,
+            max_pitch_deg: 35.0,
+            min_sharpness: 20.0,
+            attention_cone_deg: 30.0,
+            smoothing: 0.5,
+        }
+    }
+}
+
+impl FacesConfig {
+    /// Whether any face model runs.
+    pub fn enabled(&self) -> bool {
+        self.attention || self.emotion
+    }
 }
 
 /// `[mqtt]`: the broker, the names in the topic tree (`aisle/v1/<site>/<device>/...`) and the
@@ -393,6 +459,72 @@ pub struct AnalyticsConfig {
     pub heatmap_rows: u32,
 }
 
+impl Config {
+    fn validate_faces(&self, origin: &str) -> Result<(), ConfigError> {
+        let invalid = |key: &'static str, value: String, reason: &str| ConfigError::Invalid {
+            origin: origin.to_string(),
+            key,
+            value,
+            reason: reason.to_string(),
+        };
+        let f = &self.faces;
+        if f.emotion
+            && f.shoppers_informed
+                .as_deref()
+                .is_none_or(|s| s.trim().is_empty())
+        {
+            return Err(invalid(
+                "faces.shoppers_informed",
+                format!("{:?}", f.shoppers_informed.as_deref().unwrap_or("")),
+                "emotion recognition (faces.emotion = true) requires saying how shoppers are \
+                 informed of it (EU AI Act, Art. 50(3)), e.g. \"signs at both entrances since \
+                 2026-11-20\"; see docs/privacy.md",
+            ));
+        }
+        if !(f.samples_per_second.is_finite()
+            && f.samples_per_second > 0.0
+            && f.samples_per_second <= 100.0)
+        {
+            return Err(invalid(
+                "faces.samples_per_second",
+                f.samples_per_second.to_string(),
+                "must be in (0, 100]",
+            ));
+        }
+        if f.expression_model.trim().is_empty() {
+            return Err(invalid(
+                "faces.expression_model",
+                "\"\"".into(),
+                "name an emotion model of the manifest, e.g. \"faceapi_expression\"",
+            ));
+        }
+        for (key, v, lo, hi) in [
+            ("faces.min_face_px", f.min_face_px, 1.0, 4096.0),
+            ("faces.min_score", f.min_score, 0.0, 1.0),
+            ("faces.max_yaw_deg", f.max_yaw_deg, 0.0, 90.0),
+            ("faces.max_pitch_deg", f.max_pitch_deg, 0.0, 90.0),
+            ("faces.attention_cone_deg", f.attention_cone_deg, 1.0, 90.0),
+            ("faces.smoothing", f.smoothing, 0.01, 1.0),
+        ] {
+            if !(v.is_finite() && (lo..=hi).contains(&v)) {
+                return Err(invalid(
+                    key,
+                    v.to_string(),
+                    &format!("must be in [{lo}, {hi}]"),
+                ));
+            }
+        }
+        if !(f.min_sharpness.is_finite() && f.min_sharpness >= 0.0) {
+            return Err(invalid(
+                "faces.min_sharpness",
+                f.min_sharpness.to_string(),
+                "must be 0 or more",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for AnalyticsConfig {
     fn default() -> Self {
         Self {
@@ -431,6 +563,11 @@ pub struct ZoneConfig {
     /// People the zone holds comfortably (at least 1); gives `utilisation` in the records.
     #[serde(default)]
     pub capacity: Option<u32>,
+    /// `display` zones, with `[faces] attention`: the point `[x, y]` (normalised image
+    /// coordinates) of the display itself, that shoppers face when they look at it (default:
+    /// the polygon's centroid).
+    #[serde(default)]
+    pub attention_target: Option<[f64; 2]>,
 }
 
 /// Which side of a line, walking from `from` to `to`, is "in".
@@ -797,6 +934,7 @@ impl Config {
             ));
         }
         self.validate_analytics(origin)?;
+        self.validate_faces(origin)?;
         self.validate_mqtt(origin)?;
         self.commands.validate(origin)?;
         self.validate_cameras(origin)?;
@@ -1179,6 +1317,25 @@ impl Config {
                     "must be at least 1 (leave it out when unknown)".into(),
                 ));
             }
+            if let Some(t) = z.attention_target {
+                if z.kind != ZoneKind::Display {
+                    return Err(at(
+                        format!("{path}.attention_target"),
+                        format!("[{}, {}]", t[0], t[1]),
+                        format!(
+                            "only display zones take an attention target (this one is {})",
+                            z.kind
+                        ),
+                    ));
+                }
+                if !t.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v)) {
+                    return Err(at(
+                        format!("{path}.attention_target"),
+                        format!("[{}, {}]", t[0], t[1]),
+                        "must be a point in normalised image coordinates (0..1)".into(),
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -1457,9 +1614,9 @@ fn subject_name_problem<'a>(
     if !is_id(name) {
         return Some("must be 1-64 characters of a-z, 0-9, `_` and `-`".into());
     }
-    if name == RESERVED_SUBJECT_NAME {
+    if name == RESERVED_SUBJECT_NAME || name == FACES_SUBJECT_NAME {
         return Some(format!(
-            "`{RESERVED_SUBJECT_NAME}` is reserved for the camera-wide record; choose another name"
+            "`{name}` is reserved for a camera-wide record; choose another name"
         ));
     }
     if let Some(first) = names.get(&(camera, name)) {
@@ -2112,6 +2269,8 @@ mod tests {
             "t",
         )
         .unwrap();
+        let msg = site_error(&zone("door", "faces", SQUARE));
+        assert!(msg.contains("`faces` is reserved"), "{msg}");
         let msg = site_error(&zone("door", "camera", SQUARE));
         assert_has(&msg, &["reserved"]);
         let msg = site_error(&line("door", "camera", "[0.1, 0.5]", "[0.9, 0.5]"));
@@ -2478,6 +2637,7 @@ mod tests {
                 polygon,
                 anchor: Anchor::default(),
                 capacity: None,
+                attention_target: None,
             });
             c.lines.push(LineConfig {
                 camera: "door".into(),
@@ -2684,6 +2844,51 @@ mod tests {
             let err = Config::parse(&text, "t").unwrap_err().to_string();
             assert!(err.contains(key) && err.contains(reason), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn faces_are_off_by_default_and_emotion_needs_informed_shoppers() {
+        let c = Config::default();
+        assert!(!c.faces.enabled() && !c.faces.emotion && !c.faces.attention);
+        let c = Config::parse("[faces]\nattention = true\n", "t").unwrap();
+        assert!(c.faces.enabled() && !c.faces.emotion);
+        for text in [
+            "[faces]\nemotion = true\n",
+            "[faces]\nemotion = true\nshoppers_informed = \"  \"\n",
+        ] {
+            let err = Config::parse(text, "site.toml").unwrap_err().to_string();
+            assert!(
+                err.contains("faces.shoppers_informed")
+                    && err.contains("site.toml")
+                    && err.contains("EU AI Act"),
+                "{err}"
+            );
+        }
+        let c = Config::parse(
+            "[faces]\nemotion = true\nshoppers_informed = \"signs at the entrance since 2026-11-20\"\n",
+            "t",
+        )
+        .unwrap();
+        assert!(c.faces.enabled() && c.faces.emotion);
+        for (text, key) in [
+            (
+                "[faces]\nsamples_per_second = 0\n",
+                "faces.samples_per_second",
+            ),
+            ("[faces]\nmax_yaw_deg = 120\n", "faces.max_yaw_deg"),
+            ("[faces]\nsmoothing = 0\n", "faces.smoothing"),
+            (
+                "[faces]\nexpression_model = \"\"\n",
+                "faces.expression_model",
+            ),
+        ] {
+            let err = Config::parse(text, "t").unwrap_err().to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
+        let err = Config::parse("[faces]\nemotions = true\n", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("emotions"), "{err}");
     }
 
     #[test]

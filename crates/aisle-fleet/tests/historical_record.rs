@@ -52,10 +52,6 @@ fn a_replayed_record_keeps_its_id_and_says_historical() {
     assert!(typed.header().historical);
     let mut live: MetricRecord = serde_json::from_slice(&entry.payload).unwrap();
     assert_eq!(live, record());
-    match &mut live {
-        MetricRecord::Zone(r) => r.header.historical = true,
-        MetricRecord::Line(r) => r.header.historical = true,
-        MetricRecord::Camera(r) => r.header.historical = true,
-    }
+    live.header_mut().historical = true;
     assert_eq!(typed, live);
 }

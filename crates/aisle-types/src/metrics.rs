@@ -318,7 +318,84 @@ pub struct CameraRecord {
     pub heatmap: Option<Heatmap>,
 }
 
-/// Any record; JSON objects carry `"type": "zone" | "line" | "camera"`.
+/// The expression classes of face analysis, in the order of every expression array.
+pub const EXPRESSION_CLASSES: [&str; 7] = [
+    "neutral",
+    "happy",
+    "sad",
+    "angry",
+    "fearful",
+    "disgusted",
+    "surprised",
+];
+
+/// Valence of each of [`EXPRESSION_CLASSES`]: +1 happy, -1 sad, angry, fearful and disgusted,
+/// 0 neutral and surprised (whose sign the face alone does not tell). A sample's valence is the
+/// probability-weighted sum, in `[-1, 1]`.
+pub const EXPRESSION_VALENCE: [f64; 7] = [0.0, 1.0, -1.0, -1.0, -1.0, -1.0, 0.0];
+
+/// How shoppers' faces read, over the samples taken while they stood in a zone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Emotion {
+    /// Additive: samples with an expression reading.
+    pub samples: u32,
+    /// Additive: per class of `EXPRESSION_CLASSES`, the sum over samples of its probability.
+    pub probability_sums: Vec<f64>,
+    /// Derived: `probability_sums / samples` (a distribution over the seven classes).
+    pub distribution: Vec<f64>,
+    /// Additive: the sum of the samples' valence (`EXPRESSION_VALENCE`).
+    pub valence_sum: f64,
+    /// Derived: `valence_sum / samples`, in `[-1, 1]`; `null` without samples.
+    pub valence_mean: Option<f64>,
+}
+
+/// How much shoppers faced a display (zones of kind `display`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Attention {
+    /// Additive: estimated person-seconds spent facing the display (each face sample stands for
+    /// the time since its shopper's previous sample, at most 2 s).
+    pub seconds: f64,
+    /// Distinct shoppers seen facing it.
+    pub visitors_looked: u32,
+    /// Derived: `visitors_looked` over the zone's `visitors` in the same window; `null` when
+    /// the zone record has no visitors or is suppressed.
+    pub share: Option<f64>,
+}
+
+/// Face-derived figures of one zone in a [`FacesRecord`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneFaces {
+    pub zone: String,
+    pub zone_kind: ZoneKind,
+    /// True when fewer than `min_visitors` distinct shoppers (but some) were sampled: every
+    /// figure below is `null`.
+    pub suppressed: bool,
+    /// Additive: faces analysed of shoppers standing in the zone (quality gates passed).
+    pub faces_sampled: Option<u32>,
+    /// Distinct shoppers those faces belong to.
+    pub visitors_sampled: Option<u32>,
+    /// `null` when emotion recognition is off.
+    pub emotion: Option<Emotion>,
+    /// Display zones only.
+    pub attention: Option<Attention>,
+}
+
+/// Faces of one camera over one window (only with `[faces]` on): per customer zone, what the
+/// faces of shoppers standing there showed. Computed on the device from faces that never leave
+/// it; aggregates only, k-anonymous per zone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FacesRecord {
+    #[serde(flatten)]
+    pub header: RecordHeader,
+    /// Whether emotion recognition is on (off: attention only).
+    pub emotion_enabled: bool,
+    pub zones: Vec<ZoneFaces>,
+}
+
+/// Any record; JSON objects carry `"type": "zone" | "line" | "camera" | "faces"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 // Records are built a few times a minute and moved into the spool; boxing the large variant
@@ -328,6 +405,7 @@ pub enum MetricRecord {
     Zone(ZoneRecord),
     Line(LineRecord),
     Camera(CameraRecord),
+    Faces(FacesRecord),
 }
 
 impl MetricRecord {
@@ -336,15 +414,26 @@ impl MetricRecord {
             MetricRecord::Zone(r) => &r.header,
             MetricRecord::Line(r) => &r.header,
             MetricRecord::Camera(r) => &r.header,
+            MetricRecord::Faces(r) => &r.header,
         }
     }
 
-    /// The zone, line or `camera` this record is about.
+    pub fn header_mut(&mut self) -> &mut RecordHeader {
+        match self {
+            MetricRecord::Zone(r) => &mut r.header,
+            MetricRecord::Line(r) => &mut r.header,
+            MetricRecord::Camera(r) => &mut r.header,
+            MetricRecord::Faces(r) => &mut r.header,
+        }
+    }
+
+    /// The zone, line, `camera` or `faces` this record is about.
     pub fn subject(&self) -> &str {
         match self {
             MetricRecord::Zone(r) => &r.zone,
             MetricRecord::Line(r) => &r.line,
             MetricRecord::Camera(_) => "camera",
+            MetricRecord::Faces(_) => "faces",
         }
     }
 }

@@ -36,6 +36,7 @@ pub fn rect(name: &str, kind: ZoneKind, x0: f64, y0: f64, x1: f64, y1: f64) -> Z
         polygon: vec![[x0, y0], [x1, y0], [x1, y1], [x0, y1]],
         anchor: Default::default(),
         capacity: None,
+        attention_target: None,
     }
 }
 

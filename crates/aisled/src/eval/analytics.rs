@@ -314,6 +314,7 @@ pub fn scored_zones(sim: &SimOutput) -> Vec<(usize, ZoneConfig)> {
                 polygon,
                 anchor: Default::default(),
                 capacity: None,
+                attention_target: None,
             },
         ));
     }
