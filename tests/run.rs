@@ -215,3 +215,111 @@ fn run_without_cameras_or_with_an_unknown_camera_is_a_clear_error() {
     let o = aisle(&["run"]);
     assert_clean_failure(&o, &["--config"]);
 }
+
+/// The sample video's config with `extra` appended, written into `dir`.
+fn vtest_config(dir: &std::path::Path, extra: &str) -> String {
+    let base = std::fs::read_to_string(common::repo_root().join("examples/vtest.toml")).unwrap();
+    let path = dir.join("site.toml");
+    std::fs::write(&path, format!("{base}\n{extra}")).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn faces_records(stdout: &str) -> Vec<aisle_types::metrics::FacesRecord> {
+    records::parse(stdout)
+        .into_iter()
+        .filter_map(|p| match p.record {
+            MetricRecord::Faces(f) => Some(f),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn faces_are_off_by_default_and_no_face_model_runs() {
+    // A models directory holding the person detector only: a run that needed any face model
+    // would fail to load it.
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    std::fs::create_dir(&models).unwrap();
+    let nanodet = common::model_file("human_nanodet.onnx");
+    std::os::unix::fs::symlink(&nanodet, models.join("human_nanodet.onnx")).unwrap();
+    let models_section = format!("[models]\ndir = {:?}\n", models.to_str().unwrap());
+    let args = |config: &str| {
+        aisle(&[
+            "run",
+            "--config",
+            config,
+            "--start",
+            "2026-01-01T00:00:00Z",
+            "--max-seconds",
+            "8",
+        ])
+    };
+
+    let o = args(&vtest_config(dir.path(), &models_section));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8(o.stdout).unwrap();
+    assert!(!records::parse(&stdout).is_empty());
+    assert!(
+        faces_records(&stdout).is_empty(),
+        "faces records with [faces] off"
+    );
+
+    // Attention on: the face models are needed, and their absence is a clear error.
+    let on = format!("{models_section}[faces]\nattention = true\n");
+    let o = args(&vtest_config(dir.path(), &on));
+    assert_clean_failure(&o, &["blazeface", "scripts/fetch-models.sh blazeface"]);
+}
+
+#[test]
+fn faces_on_publish_a_faces_record_per_window() {
+    common::model_file("mp_face_detection_full_range.onnx");
+    common::model_file("mp_face_landmark.onnx");
+    common::model_file("faceapi_expression.onnx");
+    let dir = tempfile::tempdir().unwrap();
+    let config = vtest_config(
+        dir.path(),
+        "[faces]\nattention = true\nemotion = true\nshoppers_informed = \"test clip\"\n",
+    );
+    let o = aisle(&[
+        "run",
+        "--config",
+        &config,
+        "--start",
+        "2026-01-01T00:00:00Z",
+        "--max-seconds",
+        "12",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8(o.stdout).unwrap();
+    let recs = records::parse(&stdout);
+    records::assert_headers(&recs, "vtest");
+    let faces = faces_records(&stdout);
+    // The partial first window and the report window.
+    assert_eq!(faces.len(), 2, "{faces:?}");
+    for f in &faces {
+        assert!(f.emotion_enabled);
+        let zones: Vec<&str> = f.zones.iter().map(|z| z.zone.as_str()).collect();
+        assert_eq!(
+            zones,
+            [
+                "walkway_left",
+                "walkway_centre",
+                "walkway_right",
+                "assembly_point"
+            ],
+            "every customer zone, in config order"
+        );
+        for z in &f.zones {
+            // The clip's faces are about 10 px high: few or none pass the gates; whatever is
+            // published is consistent.
+            if let (Some(n), Some(e)) = (z.faces_sampled, &z.emotion) {
+                assert_eq!(e.samples, n, "{z:?}");
+            }
+            assert_eq!(
+                z.attention.is_some(),
+                z.zone == "assembly_point" && !z.suppressed
+            );
+        }
+    }
+}

@@ -34,6 +34,21 @@ pub struct Status {
     /// Birth, when commands are on: the hash of the configuration in effect (as on `config`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_hash: Option<String>,
+    /// Birth, with `[faces]` on: what face analysis runs, and how shoppers are informed of
+    /// emotion recognition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faces: Option<FacesStatus>,
+}
+
+/// What face analysis a device runs (`[faces]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FacesStatus {
+    pub attention: bool,
+    pub emotion: bool,
+    /// `[faces] shoppers_informed`: how shoppers are informed of emotion recognition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shoppers_informed: Option<String>,
 }
 
 /// The device's state on `status`.
@@ -57,6 +72,7 @@ impl Status {
             cameras: None,
             models: None,
             config_hash: None,
+            faces: None,
         }
     }
 

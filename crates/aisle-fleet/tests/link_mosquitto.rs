@@ -29,6 +29,7 @@ fn config(port: u16) -> LinkConfig {
         version: "9.9.9-test".into(),
         cameras: vec!["cam1".into(), "cam2".into()],
         models: Vec::new(),
+        faces: None,
         reconnect_min: Duration::from_millis(50),
         reconnect_max: Duration::from_millis(200),
         shutdown_timeout: Duration::from_secs(5),

@@ -50,6 +50,7 @@ fn spawn(port: u16, dir: &Path, security: MqttSecurity) -> LinkHandle {
         version: "9.9.9-test".into(),
         cameras: vec!["cam1".into()],
         models: Vec::new(),
+        faces: None,
         reconnect_min: Duration::from_millis(50),
         reconnect_max: Duration::from_millis(200),
         shutdown_timeout: Duration::from_secs(5),

@@ -24,6 +24,7 @@ mod check;
 mod daemon;
 mod detect;
 mod eval;
+mod faces;
 mod health;
 mod logging;
 mod models;

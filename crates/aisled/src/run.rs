@@ -361,7 +361,7 @@ pub fn new_analytics(
     height: u32,
     epoch_unix_ms: i64,
 ) -> Result<CameraAnalytics> {
-    CameraAnalytics::new(
+    let analytics = CameraAnalytics::new(
         camera,
         width,
         height,
@@ -370,7 +370,16 @@ pub fn new_analytics(
         &config.analytics,
         epoch_unix_ms,
     )
-    .with_context(|| format!("config file {}: analytics set-up", path.display()))
+    .with_context(|| format!("config file {}: analytics set-up", path.display()))?;
+    let f = &config.faces;
+    Ok(if f.enabled() {
+        analytics.with_faces(aisle_analytics::FaceSettings {
+            emotion: f.emotion,
+            attention_cone_deg: f.attention_cone_deg,
+        })
+    } else {
+        analytics
+    })
 }
 
 /// The MQTT link and the queue of the commands it receives.
@@ -512,6 +521,8 @@ enum Source {
 /// analytics.
 struct Analysis<'a> {
     detector: Detector,
+    /// `[faces]` on: the face stage (`None`: no face model is loaded or run).
+    faces: Option<crate::faces::FaceStage>,
     extractor: AppearanceExtractor,
     tracker: Tracker,
     analytics: Option<CameraAnalytics>,
@@ -640,6 +651,10 @@ impl Analysis<'_> {
                 }
                 Err(e) => return Err(e.into()),
             }
+            if let Some(fs) = self.faces.as_mut() {
+                let samples = fs.frame(frame, frame.pts.as_secs_f64(), &self.points, analytics);
+                analytics.face_samples(samples);
+            }
             if let Some(link) = &out.link {
                 self.live.publish(analytics, link);
             }
@@ -746,8 +761,24 @@ fn run_camera(
     // The tracker's second stage extends tracks with detections down to its `low_score`.
     let threshold = tracker_cfg.low_score.min(config.detector.score_threshold);
     let detector = crate::pipeline::build_detector_with_threshold(config, None, Some(threshold))?;
+    let faces = if config.faces.enabled() {
+        let (lib, origin) = config.ort_library();
+        let rt = aisle_infer::load_onnxruntime(&lib, origin)?;
+        let manifest = crate::pipeline::load_manifest(config)?;
+        let stage = crate::faces::FaceStage::new(config, rt, &manifest)?;
+        tracing::info!(
+            camera = %cam.id,
+            emotion = config.faces.emotion,
+            "faces on: {} face analyses per second",
+            config.faces.samples_per_second
+        );
+        stage
+    } else {
+        None
+    };
     let mut a = Analysis {
         detector,
+        faces,
         extractor: AppearanceExtractor::new(),
         tracker,
         analytics: None,
@@ -908,6 +939,14 @@ fn run_camera(
         }
     }
     a.finish(end, out)?;
+    if let Some(fs) = &a.faces {
+        let s = fs.stats;
+        tracing::info!(
+            camera = %cam.id,
+            "faces: {} analyses, {} samples; no face {}, too small {}, low score {}, blurred {}, no mesh {}, turned away {}",
+            s.attempts, s.samples, s.no_face, s.too_small, s.low_score, s.blurred, s.no_mesh, s.turned_away
+        );
+    }
     summary.frames = a.frames;
     summary.tracks = a.track_ids.len();
     summary.records = a.emitted;

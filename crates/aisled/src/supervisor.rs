@@ -157,6 +157,7 @@ pub fn needs_restart(old: &Config, new: &Config) -> Option<String> {
         ("models", old.models == new.models),
         ("detector", old.detector == new.detector),
         ("tracker", old.tracker == new.tracker),
+        ("faces", old.faces == new.faces),
         ("mqtt", old.mqtt == new.mqtt),
     ];
     sections

@@ -76,6 +76,8 @@ pub struct LinkConfig {
     pub cameras: Vec<String>,
     /// Models the device runs (manifest names), in the birth message when not empty.
     pub models: Vec<String>,
+    /// `[faces]` on: what the birth says of it.
+    pub faces: Option<crate::payload::FacesStatus>,
     pub reconnect_min: Duration,
     pub reconnect_max: Duration,
     /// Longest wait for the PUBACK of `stopped` at shutdown.
@@ -129,7 +131,12 @@ impl LinkConfig {
             metrics_expiry_s: m.metrics_expiry_s,
             version: version.to_string(),
             cameras: config.cameras.iter().map(|c| c.id.clone()).collect(),
-            models: vec![config.detector.model.clone()],
+            models: models_of(config),
+            faces: config.faces.enabled().then(|| crate::payload::FacesStatus {
+                attention: config.faces.attention,
+                emotion: config.faces.emotion,
+                shoppers_informed: config.faces.shoppers_informed.clone(),
+            }),
             reconnect_min: Duration::from_millis(500),
             reconnect_max: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(5),
@@ -164,9 +171,23 @@ impl LinkConfig {
             cameras: Some(self.cameras.clone()),
             models: (!self.models.is_empty()).then(|| self.models.clone()),
             config_hash: config_hash.map(str::to_string),
+            faces: self.faces.clone(),
         }
         .to_json()
     }
+}
+
+/// The models a device with `config` runs: the detector, and with `[faces]` on the face
+/// detector, the face mesh and (emotion on) the expression model.
+fn models_of(config: &aisle_config::Config) -> Vec<String> {
+    let mut m = vec![config.detector.model.clone()];
+    if config.faces.enabled() {
+        m.extend(["blazeface".to_string(), "face_mesh".to_string()]);
+        if config.faces.emotion {
+            m.push(config.faces.expression_model.clone());
+        }
+    }
+    m
 }
 
 /// `127.0.0.1`, `::1` or `localhost`.
