@@ -131,6 +131,8 @@ fn zones(inp: &mut Input) -> Vec<ZoneConfig> {
             let polygon = (0..inp.u8() % 11)
                 .map(|_| [inp.coord(), inp.coord()])
                 .collect();
+            // Any point, also outside the image and on non-display zones (both refused).
+            let attention_target = (inp.u8() % 4 == 0).then(|| [inp.coord(), inp.coord()]);
             ZoneConfig {
                 camera,
                 name,
@@ -138,6 +140,7 @@ fn zones(inp: &mut Input) -> Vec<ZoneConfig> {
                 polygon,
                 anchor,
                 capacity,
+                attention_target,
             }
         })
         .collect()
@@ -280,6 +283,7 @@ fn check_close(recs: &[MetricRecord], e: &Expect, sane: bool) {
         // k-anonymity: suppressed only for 0 < n < k, so never with k <= 1.
         assert!(!suppressed || e.k >= 2);
         match r {
+            MetricRecord::Faces(f) => panic!("a faces record without [faces]: {f:?}"),
             MetricRecord::Zone(z) => {
                 let (name, kind, capacity) = &e.zones.get(i).expect("zones come first");
                 assert_eq!(&z.zone, name);

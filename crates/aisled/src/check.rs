@@ -237,7 +237,9 @@ pub fn run(config_path: Option<&Path>) -> Result<ExitCode> {
         let path = spec.path_in(&models_dir);
         let fix = format!("run `scripts/fetch-models.sh {}`", spec.name);
         if !path.is_file() {
-            let status = if spec.name == config.detector.model {
+            let status = if spec.name == config.detector.model
+                || crate::models::face_model_needed(&config, &spec.name)
+            {
                 Status::Fail
             } else {
                 Status::Warn

@@ -24,7 +24,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use aisle_config::GpuPolicy;
+use aisle_config::{Config, GpuPolicy};
 use aisle_infer::{Acceleration, Engine, OrtEngine};
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -104,13 +104,13 @@ fn prepare(config_path: Option<&Path>) -> Result<ExitCode> {
     let models_dir = config.models_dir();
     for spec in manifest.models.values() {
         let what = format!("model {}", spec.name);
-        let needed = spec.name == config.detector.model;
+        let needed = spec.name == config.detector.model || face_model_needed(&config, &spec.name);
         let path = spec.path_in(&models_dir);
         if !path.is_file() {
             let (outcome, why) = if needed {
-                (Outcome::Fail, "the detector's model")
+                (Outcome::Fail, "needed by the detector or [faces]")
             } else {
-                (Outcome::Skip, "not used by the detector")
+                (Outcome::Skip, "not used by the detector or [faces]")
             };
             r.line(
                 outcome,
@@ -279,6 +279,14 @@ fn verify_checksum(model: &Path) -> Result<String, String> {
         ));
     }
     Ok(have)
+}
+
+/// Whether `[faces]` runs model `name` (the face detector and mesh, and with emotion on the
+/// expression model).
+pub fn face_model_needed(config: &Config, name: &str) -> bool {
+    let f = &config.faces;
+    f.enabled()
+        && (name == "blazeface" || name == "face_mesh" || (f.emotion && name == f.expression_model))
 }
 
 #[cfg(test)]
