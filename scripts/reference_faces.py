@@ -12,7 +12,7 @@ photos), independently in numpy:
    by the eye line), the head pose by a
    weighted rigid fit of MediaPipe's canonical face to the mesh (Horn's quaternion method), and
    the expression probabilities of face-api's FaceExpressionNet and of mini-Xception on the
-   square around the face box, with the crop's sharpness (variance of the Laplacian);
+   upright square around the face box, with the crop's sharpness (variance of the Laplacian);
 
 with the models run by the onnxruntime wheel pinned in scripts/setup.sh.
 
@@ -195,14 +195,19 @@ def detect_faces(sess, m, rgb, region):
     return faces
 
 
-def mesh(sess, m, rgb, face):
-    """Face mesh on the upright square 1.5 x the face box, turned by the eye line: landmarks
-    (x, y, z) in frame pixels, presence."""
+def upright(face, scale):
+    """`face::upright_square`: centre, side and eye-line angle (float32) of the face's crop."""
     x1, y1, x2, y2 = (F32(v) for v in face["box"])
     (rx, ry), (lx, ly) = face["keypoints"][0], face["keypoints"][1]
     angle = F32(math.atan2(float(F32(ly)) - float(F32(ry)), float(F32(lx)) - float(F32(rx))))
     cx, cy = (x1 + x2) / F32(2.0), (y1 + y2) / F32(2.0)
-    side = F32(MESH_SCALE) * max(x2 - x1, y2 - y1)
+    return cx, cy, F32(scale) * max(x2 - x1, y2 - y1), angle
+
+
+def mesh(sess, m, rgb, face):
+    """Face mesh on the upright square 1.5 x the face box, turned by the eye line: landmarks
+    (x, y, z) in frame pixels, presence."""
+    cx, cy, side, angle = upright(face, MESH_SCALE)
     size = m["input"]["width"]
     t = rotated_crop(rgb, cx, cy, side, angle, size, size, m["input"]["mean"], m["input"]["std"])
     outs = sess.run(None, {m["input"]["name"]: t})
@@ -285,10 +290,10 @@ def run(models_dir, threads):
         faces = detect_faces(det, det_m, rgb, region)
         for fc in faces:
             lm, presence = mesh(mesh_s, mesh_m, rgb, fc)
-            x1, y1, x2, y2 = fc["box"]
-            ebox = square((x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, y2 - y1))
-            e = emo.run(None, {emo_m["input"]["name"]: crop(rgb, ebox, 112, 112, emo_m["input"]["mean"], emo_m["input"]["std"])})[0][0]
-            gcrop = crop(gray(rgb), ebox, 64, 64, fer_m["input"]["mean"], fer_m["input"]["std"])
+            cx, cy, side, angle = upright(fc, 1.0)
+            ecrop = rotated_crop(rgb, cx, cy, side, angle, 112, 112, emo_m["input"]["mean"], emo_m["input"]["std"])
+            e = emo.run(None, {emo_m["input"]["name"]: ecrop})[0][0]
+            gcrop = rotated_crop(gray(rgb), cx, cy, side, angle, 64, 64, fer_m["input"]["mean"], fer_m["input"]["std"])
             x = fer.run(None, {fer_m["input"]["name"]: gcrop})[0][0]
             fc.update({
                 "presence": presence,

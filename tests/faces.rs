@@ -221,13 +221,13 @@ fn faces_match_the_python_reference_on_the_sample_photos() {
                 max_diff([pose.yaw, pose.pitch, pose.roll].map(f64::from), gf.pose),
                 t.angle_deg,
             );
-            let e = p.faceapi.classify(&mut p.pre, &frame, &f.bbox).unwrap();
+            let e = p.faceapi.classify(&mut p.pre, &frame, f).unwrap();
             check(
                 &format!("{at} faceapi"),
                 max_diff(e.map(f64::from), reorder(&gf.faceapi, &FACEAPI)),
                 t.prob,
             );
-            let x = p.fer.classify(&mut p.pre, &frame, &f.bbox).unwrap();
+            let x = p.fer.classify(&mut p.pre, &frame, f).unwrap();
             check(
                 &format!("{at} mini_xception"),
                 max_diff(x.map(f64::from), reorder(&gf.mini_xception, &FER)),
@@ -392,6 +392,6 @@ fn a_face_box_outside_the_frame_is_cropped_with_repeated_edges() {
     let m = p.mesh.mesh(&mut p.pre, &frame, &moved).unwrap();
     assert_eq!(m.landmarks.len(), face::MESH_POINTS);
     assert!(m.landmarks.iter().flatten().all(|v| v.is_finite()));
-    let e = p.faceapi.classify(&mut p.pre, &frame, &shifted).unwrap();
+    let e = p.faceapi.classify(&mut p.pre, &frame, &moved).unwrap();
     assert!((e.iter().sum::<f32>() - 1.0).abs() < 1e-3, "{e:?}");
 }

@@ -33,11 +33,12 @@
 //!    Procrustes landmarks and weights, by Horn's closed-form quaternion method (the eigenvector
 //!    of the largest eigenvalue of the symmetric 4 x 4 matrix of the weighted cross-covariance).
 //!    Angles of `R = Ry(yaw) Rx(pitch) Rz(roll)`, in degrees (see [`HeadPose`]).
-//! 4. **Expression** ([`ExpressionClassifier`]) on the square of side `max(w, h)` of the face box,
-//!    centred on it: face-api's FaceExpressionNet (112 x 112 RGB, raw 0..255) or mini-Xception
-//!    (64 x 64 gray, `(v - 127.5) / 127.5`); probabilities reordered to [`EXPRESSIONS`].
+//! 4. **Expression** ([`ExpressionClassifier`]) on the upright square of side `max(w, h)` of the
+//!    face box (the mesh crop's rule at scale 1, [`upright_square`]): face-api's
+//!    FaceExpressionNet (112 x 112 RGB, raw 0..255) or mini-Xception (64 x 64 gray,
+//!    `(v - 127.5) / 127.5`); probabilities reordered to [`EXPRESSIONS`].
 //! 5. **Sharpness** ([`sharpness`]): the variance of the 4-neighbour Laplacian over the interior
-//!    of the 64 x 64 gray face crop, in 0..255 units (a blur gate).
+//!    of a 64 x 64 gray face crop, in 0..255 units (a blur gate).
 
 use std::path::Path;
 
@@ -111,6 +112,21 @@ pub struct Face {
     pub bbox: BBox,
     /// Right eye, left eye, nose tip, mouth, right ear, left ear (the person's right and left).
     pub keypoints: [[f32; 2]; 6],
+}
+
+/// The square of side `scale x` the longer side of the face box, centred on it and turned by
+/// the angle of the eye line `atan2(left.y - right.y, left.x - right.x)` (the detector's two eye
+/// key points, f64, rounded to f32) so that the eyes lie level in the crop.
+pub fn upright_square(face: &Face, scale: f32) -> RotatedSquare {
+    let b = &face.bbox;
+    let [r, l] = [face.keypoints[0], face.keypoints[1]];
+    let angle = (f64::from(l[1]) - f64::from(r[1])).atan2(f64::from(l[0]) - f64::from(r[0]));
+    RotatedSquare {
+        cx: (b.x1 + b.x2) / 2.0,
+        cy: (b.y1 + b.y2) / 2.0,
+        side: scale * b.width().max(b.height()),
+        angle: angle as f32,
+    }
 }
 
 /// The square box of side `side` centred on `(cx, cy)`, as a crop box.
@@ -206,6 +222,27 @@ impl Stage {
             engine,
             outputs: Vec::new(),
         })
+    }
+
+    /// Crops the upright square `sq` (on the CPU: the GPU kernel crops axis-aligned only) and
+    /// runs the model.
+    fn run_upright(
+        &mut self,
+        pre: &mut CpuPreprocessor,
+        frame: &Nv12Frame,
+        sq: &RotatedSquare,
+    ) -> Result<(), FaceError> {
+        pre.rotated_crop(frame, sq, &self.crop, &mut self.input)
+            .map_err(|message| FaceError::Crop {
+                model: self.spec.name.clone(),
+                message,
+            })?;
+        let input = TensorView {
+            shape: &self.shape,
+            data: &self.input,
+        };
+        self.engine.run(input, &mut self.outputs)?;
+        Ok(())
     }
 
     fn run(
@@ -380,15 +417,7 @@ impl FaceMesher {
 
     /// The upright square crop of `face` that the mesh model sees (step 2 of the module docs).
     pub fn crop_of(&self, face: &Face) -> RotatedSquare {
-        let b = &face.bbox;
-        let [r, l] = [face.keypoints[0], face.keypoints[1]];
-        let angle = (f64::from(l[1]) - f64::from(r[1])).atan2(f64::from(l[0]) - f64::from(r[0]));
-        RotatedSquare {
-            cx: (b.x1 + b.x2) / 2.0,
-            cy: (b.y1 + b.y2) / 2.0,
-            side: self.scale * b.width().max(b.height()),
-            angle: angle as f32,
-        }
+        upright_square(face, self.scale)
     }
 
     /// The mesh of `face` (frame pixels). The crop is turned, which the GPU crop kernel does
@@ -403,16 +432,7 @@ impl FaceMesher {
         face: &Face,
     ) -> Result<Mesh, FaceError> {
         let sq = self.crop_of(face);
-        pre.rotated_crop(frame, &sq, &self.stage.crop, &mut self.stage.input)
-            .map_err(|message| FaceError::Crop {
-                model: self.stage.spec.name.clone(),
-                message,
-            })?;
-        let input = TensorView {
-            shape: &self.stage.shape,
-            data: &self.stage.input,
-        };
-        self.stage.engine.run(input, &mut self.stage.outputs)?;
+        self.stage.run_upright(pre, frame, &sq)?;
         let model = self.stage.spec.name.as_str();
         let pts = output(&self.stage.outputs, model, "landmark output [1404]", |o| {
             o.data.len() == MESH_POINTS * 3
@@ -664,17 +684,17 @@ impl ExpressionClassifier {
         self.stage.crop.color
     }
 
-    /// Probabilities of [`EXPRESSIONS`] for the face box `face` (frame pixels).
+    /// Probabilities of [`EXPRESSIONS`] for `face` (frame pixels), on its upright crop.
     ///
     /// # Errors
     /// Crop, inference or output-shape failures, naming the model.
     pub fn classify(
         &mut self,
-        pre: &mut dyn Preprocessor,
+        pre: &mut CpuPreprocessor,
         frame: &Nv12Frame,
-        face: &BBox,
+        face: &Face,
     ) -> Result<[f32; 7], FaceError> {
-        self.stage.run(pre, frame, square_around(face, 1.0))?;
+        self.stage.run_upright(pre, frame, &upright_square(face, 1.0))?;
         let model = self.stage.spec.name.as_str();
         let p = output(&self.stage.outputs, model, "probabilities [1, 7]", |o| {
             o.data.len() == 7

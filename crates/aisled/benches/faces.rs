@@ -57,10 +57,10 @@ fn stages(c: &mut Criterion) {
         b.iter(|| face::head_pose(&m.landmarks, &geometry).unwrap())
     });
     g.bench_function("expression_faceapi", |b| {
-        b.iter(|| faceapi.classify(&mut pre, &frame, &f.bbox).unwrap())
+        b.iter(|| faceapi.classify(&mut pre, &frame, &f).unwrap())
     });
     g.bench_function("expression_mini_xception", |b| {
-        b.iter(|| fer.classify(&mut pre, &frame, &f.bbox).unwrap())
+        b.iter(|| fer.classify(&mut pre, &frame, &f).unwrap())
     });
     let (mean, std) = fer.normalisation();
     let crop = fer.last_input().to_vec();

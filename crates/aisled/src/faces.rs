@@ -272,7 +272,7 @@ impl FaceStage {
             return Ok(None);
         }
         let expression = match self.expr.as_mut() {
-            Some(e) => Some(e.classify(&mut self.pre, frame, &f.bbox)?),
+            Some(e) => Some(e.classify(&mut self.pre, frame, &f)?),
             None => None,
         };
         let centre = [(f.bbox.x1 + f.bbox.x2) / 2.0, (f.bbox.y1 + f.bbox.y2) / 2.0];
