@@ -694,7 +694,8 @@ impl ExpressionClassifier {
         frame: &Nv12Frame,
         face: &Face,
     ) -> Result<[f32; 7], FaceError> {
-        self.stage.run_upright(pre, frame, &upright_square(face, 1.0))?;
+        self.stage
+            .run_upright(pre, frame, &upright_square(face, 1.0))?;
         let model = self.stage.spec.name.as_str();
         let p = output(&self.stage.outputs, model, "probabilities [1, 7]", |o| {
             o.data.len() == 7
