@@ -36,7 +36,7 @@ import numpy as np
 import onnxruntime as ort
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference_detect import yuv_to_rgb  # noqa: E402  (the BT.601 integer colour of the contract)
+from reference_detect import iou, yuv_to_rgb  # noqa: E402  (IoU of two boxes; the contract's colour)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE = os.environ.get("AISLE_CACHE", os.path.expanduser("~/.cache/aisle"))
@@ -150,14 +150,6 @@ def anchors(m):
             for c in range(g):
                 out += [((c + 0.5) / g, (r + 0.5) / g)] * k
     return out
-
-
-def iou(a, b):
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return 0.0 if union <= 0 else inter / union
 
 
 def detect_faces(sess, m, rgb, region):

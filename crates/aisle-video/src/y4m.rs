@@ -22,19 +22,7 @@ const MAX_SIDE: usize = 16384;
 /// A missing or unreadable file, a header without a valid size or with a colour space other than
 /// 4:2:0, or a truncated frame; each names the path and the bad value.
 pub fn read_y4m(path: &Path) -> Result<Vec<Nv12Frame>, VideoError> {
-    let data = std::fs::read(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            VideoError::NotFound {
-                path: path.to_path_buf(),
-            }
-        } else {
-            VideoError::Io {
-                path: path.to_path_buf(),
-                action: "read the file".into(),
-                source,
-            }
-        }
-    })?;
+    let data = std::fs::read(path).map_err(|source| crate::error::open_error(path, source))?;
     parse_y4m(&data).map_err(|message| VideoError::Y4m {
         path: path.to_path_buf(),
         message,

@@ -48,16 +48,9 @@ use serde::Deserialize;
 
 use crate::preprocess::{CpuPreprocessor, CropSpec, Preprocessor, RotatedSquare};
 
-/// The seven expression classes, in the order Aisle reports them (face-api's order).
-pub const EXPRESSIONS: [&str; 7] = [
-    "neutral",
-    "happy",
-    "sad",
-    "angry",
-    "fearful",
-    "disgusted",
-    "surprised",
-];
+/// The seven expression classes, in the order Aisle reports them (face-api's order; the metric
+/// records' `EXPRESSION_CLASSES`).
+pub use aisle_types::metrics::EXPRESSION_CLASSES as EXPRESSIONS;
 
 /// Landmarks of the face mesh.
 pub const MESH_POINTS: usize = 468;
@@ -233,10 +226,19 @@ impl Stage {
         sq: &RotatedSquare,
     ) -> Result<(), FaceError> {
         pre.rotated_crop(frame, sq, &self.crop, &mut self.input)
-            .map_err(|message| FaceError::Crop {
-                model: self.spec.name.clone(),
-                message,
-            })?;
+            .map_err(|message| self.crop_error(message))?;
+        self.infer()
+    }
+
+    fn crop_error(&self, message: String) -> FaceError {
+        FaceError::Crop {
+            model: self.spec.name.clone(),
+            message,
+        }
+    }
+
+    /// Runs the model on the crop in `input`.
+    fn infer(&mut self) -> Result<(), FaceError> {
         let input = TensorView {
             shape: &self.shape,
             data: &self.input,
@@ -252,16 +254,8 @@ impl Stage {
         b: [f32; 4],
     ) -> Result<(), FaceError> {
         pre.crops(frame, &[b], &self.crop, &mut self.input)
-            .map_err(|message| FaceError::Crop {
-                model: self.spec.name.clone(),
-                message,
-            })?;
-        let input = TensorView {
-            shape: &self.shape,
-            data: &self.input,
-        };
-        self.engine.run(input, &mut self.outputs)?;
-        Ok(())
+            .map_err(|message| self.crop_error(message))?;
+        self.infer()
     }
 }
 

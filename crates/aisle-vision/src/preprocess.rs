@@ -147,6 +147,37 @@ fn tap_colour(frame: &Nv12Frame, x: usize, y: usize, color: InputColor) -> [u8; 
     }
 }
 
+/// One output pixel `(ox, oy)` of a crop: the bilinear interpolation of the taps `xs = (x0, x1,
+/// fx)` and `ys` (step 3 of the module docs, each tap's colour converted where it is read: a
+/// crop reads a small part of the frame), normalised, written to `dst` in the spec's layout.
+fn crop_pixel(
+    frame: &Nv12Frame,
+    spec: &CropSpec,
+    xs: (usize, usize, f32),
+    ys: (usize, usize, f32),
+    (ox, oy): (usize, usize),
+    dst: &mut [f32],
+) {
+    let (w, h) = (spec.width as usize, spec.height as usize);
+    let n = spec.color.channels();
+    let bgr = spec.color == InputColor::Bgr;
+    let ((x0, x1, fx), (y0, y1, fy)) = (xs, ys);
+    let taps =
+        [(x0, y0), (x1, y0), (x0, y1), (x1, y1)].map(|(x, y)| tap_colour(frame, x, y, spec.color));
+    for c in 0..n {
+        let src_c = if bgr { 2 - c } else { c };
+        let [p00, p10, p01, p11] = taps.map(|t| f32::from(t[src_c]));
+        let top = p00 + (p10 - p00) * fx;
+        let bottom = p01 + (p11 - p01) * fx;
+        let value = top + (bottom - top) * fy;
+        let idx = match spec.layout {
+            InputLayout::Nhwc => (oy * w + ox) * n + c,
+            InputLayout::Nchw => c * w * h + oy * w + ox,
+        };
+        dst[idx] = (value - spec.mean[c]) / spec.std[c];
+    }
+}
+
 /// Converts a whole NV12 frame to packed RGB8 (the colour step of the reference).
 pub fn nv12_to_rgb(frame: &Nv12Frame, rgb: &mut Vec<u8>) {
     let (w, h) = (frame.width as usize, frame.height as usize);
@@ -289,11 +320,6 @@ impl CpuPreprocessor {
             ));
         }
         let (fw, fh) = (frame.width as usize, frame.height as usize);
-        let n = spec.color.channels();
-        let bgr = spec.color == InputColor::Bgr;
-        // A crop reads a small part of the frame: each tap's colour is converted where it is
-        // read (the same values as the whole-frame conversion).
-        let px = |x: usize, y: usize, c: usize| f32::from(tap_colour(frame, x, y, spec.color)[c]);
         for (&[x1, y1, x2, y2], dst) in boxes.iter().zip(out.chunks_exact_mut(item)) {
             let sx = (x2 - x1) / w as f32;
             let sy = (y2 - y1) / h as f32;
@@ -301,19 +327,7 @@ impl CpuPreprocessor {
                 let (y0, y1i, fy) = crop_tap((y1 + (oy as f32 + 0.5) * sy) - 0.5, fh);
                 for ox in 0..w {
                     let (x0, x1i, fx) = crop_tap((x1 + (ox as f32 + 0.5) * sx) - 0.5, fw);
-                    for c in 0..n {
-                        let src_c = if bgr { 2 - c } else { c };
-                        let (p00, p10) = (px(x0, y0, src_c), px(x1i, y0, src_c));
-                        let (p01, p11) = (px(x0, y1i, src_c), px(x1i, y1i, src_c));
-                        let top = p00 + (p10 - p00) * fx;
-                        let bottom = p01 + (p11 - p01) * fx;
-                        let value = top + (bottom - top) * fy;
-                        let idx = match spec.layout {
-                            InputLayout::Nhwc => (oy * w + ox) * n + c,
-                            InputLayout::Nchw => c * w * h + oy * w + ox,
-                        };
-                        dst[idx] = (value - spec.mean[c]) / spec.std[c];
-                    }
+                    crop_pixel(frame, spec, (x0, x1i, fx), (y0, y1i, fy), (ox, oy), dst);
                 }
             }
         }
@@ -382,9 +396,6 @@ impl CpuPreprocessor {
             ));
         }
         let (fw, fh) = (frame.width as usize, frame.height as usize);
-        let n = spec.color.channels();
-        let bgr = spec.color == InputColor::Bgr;
-        let px = |x: usize, y: usize, c: usize| f32::from(tap_colour(frame, x, y, spec.color)[c]);
         let sx = sq.side / w as f32;
         let sy = sq.side / h as f32;
         let (c, s) = sq.cos_sin();
@@ -395,19 +406,7 @@ impl CpuPreprocessor {
                 let dx = (ox as f32 + 0.5) * sx - half;
                 let (x0, x1i, fx) = crop_tap((sq.cx + (dx * c - dy * s)) - 0.5, fw);
                 let (y0, y1i, fy) = crop_tap((sq.cy + (dx * s + dy * c)) - 0.5, fh);
-                for ch in 0..n {
-                    let src_c = if bgr { 2 - ch } else { ch };
-                    let (p00, p10) = (px(x0, y0, src_c), px(x1i, y0, src_c));
-                    let (p01, p11) = (px(x0, y1i, src_c), px(x1i, y1i, src_c));
-                    let top = p00 + (p10 - p00) * fx;
-                    let bottom = p01 + (p11 - p01) * fx;
-                    let value = top + (bottom - top) * fy;
-                    let idx = match spec.layout {
-                        InputLayout::Nhwc => (oy * w + ox) * n + ch,
-                        InputLayout::Nchw => ch * w * h + oy * w + ox,
-                    };
-                    out[idx] = (value - spec.mean[ch]) / spec.std[ch];
-                }
+                crop_pixel(frame, spec, (x0, x1i, fx), (y0, y1i, fy), (ox, oy), out);
             }
         }
         Ok(())
