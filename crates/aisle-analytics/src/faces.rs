@@ -29,6 +29,7 @@ use aisle_types::metrics::{
     ZoneKind, EXPRESSION_VALENCE,
 };
 
+use crate::engine::Engine;
 use crate::persons::MAX_PERSONS;
 use crate::setup::Zone;
 
@@ -216,22 +217,20 @@ impl FaceAgg {
         self.report.index.get_or_insert(rk);
     }
 
-    /// Emits the faces records of the periods before window `k` / report window `rk` (`None`:
-    /// every period, at the end of input), with the spans of the camera records the engine
-    /// appended to `out` from `first` on (this update's records); `lengths` are the window and
-    /// report lengths.
-    #[allow(clippy::too_many_arguments)]
+    /// Emits the faces records of the periods before window `k` / report window `rk` of `now`
+    /// (`None`: every period, at the end of input), with the spans of the camera records the
+    /// engine `e` appended to `out` from `first` on (this update's records).
     pub fn close(
         &mut self,
-        camera: &str,
-        zones: &[Zone],
-        min_visitors: u32,
-        lengths: (u32, u32),
+        e: &Engine,
         out: &mut Vec<MetricRecord>,
         first: usize,
-        k: Option<i64>,
-        rk: Option<i64>,
+        now: Option<(i64, i64)>,
     ) {
+        let (camera, zones, min_visitors) =
+            (e.camera.as_str(), e.zones.as_slice(), e.s.min_visitors);
+        let (k, rk) = (now.map(|n| n.0), now.map(|n| n.1));
+        let lengths = (e.s.window_s, e.s.report_window_s);
         let emotion = self.settings.emotion;
         for (period, which, now, length) in [
             (&mut self.window, Period::Window, k, lengths.0),

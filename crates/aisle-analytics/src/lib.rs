@@ -281,17 +281,7 @@ impl CameraAnalytics {
             let e = &self.engine;
             let k = window::window_index(e.epoch_unix_ms, at, e.s.window_s);
             let rk = e.report_index(k);
-            let lengths = (e.s.window_s, e.s.report_window_s);
-            f.close(
-                &e.camera,
-                &e.zones,
-                e.s.min_visitors,
-                lengths,
-                out,
-                first,
-                Some(k),
-                Some(rk),
-            );
+            f.close(e, out, first, Some((k, rk)));
             f.observe(k, rk);
         }
         Ok(())
@@ -303,18 +293,7 @@ impl CameraAnalytics {
         let first = out.len();
         self.engine.finish(at, out);
         if let Some(f) = self.faces.as_mut() {
-            let e = &self.engine;
-            let lengths = (e.s.window_s, e.s.report_window_s);
-            f.close(
-                &e.camera,
-                &e.zones,
-                e.s.min_visitors,
-                lengths,
-                out,
-                first,
-                None,
-                None,
-            );
+            f.close(&self.engine, out, first, None);
         }
     }
 

@@ -147,6 +147,24 @@ fn tap_colour(frame: &Nv12Frame, x: usize, y: usize, color: InputColor) -> [u8; 
     }
 }
 
+/// The checks of a crop call: a valid frame, a non-empty crop size and an output buffer of
+/// `n` crops; the error names the sizes.
+fn check_crops(frame: &Nv12Frame, spec: &CropSpec, n: usize, out_len: usize) -> Result<(), String> {
+    frame.validate().map_err(|e| e.to_string())?;
+    let (w, h) = (spec.width, spec.height);
+    if w == 0 || h == 0 {
+        return Err(format!("crop size {w}x{h} is empty"));
+    }
+    if out_len != n * spec.item_len() {
+        return Err(format!(
+            "output buffer holds {out_len} values, {n} crops of {w}x{h}x{} need {}",
+            spec.color.channels(),
+            n * spec.item_len()
+        ));
+    }
+    Ok(())
+}
+
 /// One output pixel `(ox, oy)` of a crop: the bilinear interpolation of the taps `xs = (x0, x1,
 /// fx)` and `ys` (step 3 of the module docs, each tap's colour converted where it is read: a
 /// crop reads a small part of the frame), normalised, written to `dst` in the spec's layout.
@@ -304,21 +322,9 @@ impl CpuPreprocessor {
         spec: &CropSpec,
         out: &mut [f32],
     ) -> Result<(), String> {
-        frame.validate().map_err(|e| e.to_string())?;
+        check_crops(frame, spec, boxes.len(), out.len())?;
         let (w, h) = (spec.width as usize, spec.height as usize);
-        if w == 0 || h == 0 {
-            return Err(format!("crop size {w}x{h} is empty"));
-        }
         let item = spec.item_len();
-        if out.len() != boxes.len() * item {
-            return Err(format!(
-                "output buffer holds {} values, {} crops of {w}x{h}x{} need {}",
-                out.len(),
-                boxes.len(),
-                spec.color.channels(),
-                boxes.len() * item
-            ));
-        }
         let (fw, fh) = (frame.width as usize, frame.height as usize);
         for (&[x1, y1, x2, y2], dst) in boxes.iter().zip(out.chunks_exact_mut(item)) {
             let sx = (x2 - x1) / w as f32;
@@ -382,19 +388,8 @@ impl CpuPreprocessor {
         spec: &CropSpec,
         out: &mut [f32],
     ) -> Result<(), String> {
-        frame.validate().map_err(|e| e.to_string())?;
+        check_crops(frame, spec, 1, out.len())?;
         let (w, h) = (spec.width as usize, spec.height as usize);
-        if w == 0 || h == 0 {
-            return Err(format!("crop size {w}x{h} is empty"));
-        }
-        if out.len() != spec.item_len() {
-            return Err(format!(
-                "output buffer holds {} values, a crop of {w}x{h}x{} needs {}",
-                out.len(),
-                spec.color.channels(),
-                spec.item_len()
-            ));
-        }
         let (fw, fh) = (frame.width as usize, frame.height as usize);
         let sx = sq.side / w as f32;
         let sy = sq.side / h as f32;
