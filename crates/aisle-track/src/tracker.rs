@@ -20,6 +20,20 @@
 //! trajectory between the last and the new observation (OC-SORT *observation-centric
 //! re-update*), so the velocity it carries forward is the one actually observed.
 //!
+//! ## Hidden feet
+//! A detector boxes what it sees: a shopper standing behind somebody nearer the camera is boxed
+//! down to where the nearer person's body starts, and the bottom of that box is not where their
+//! feet are. Zone membership is decided at the feet, so such a shopper would seem to stand
+//! farther back, in the zone behind the one they are in. The tracker therefore learns how tall
+//! people appear at each height of the image (a least-squares line of box height on bottom
+//! edge, over confident detections whose feet are visible: under a camera looking down at a
+//! flat floor, image height grows linearly with how low the feet are) and each track's stature
+//! against that line. When a matched detection's feet are covered by a detection or track
+//! clearly nearer the camera, and the box is more than 15 % shorter than the person's height
+//! from their head down, the reported box reaches down to the estimated feet
+//! ([`Track::feet_estimated`]). The filter itself is updated with the detection as it is, so
+//! association is unchanged.
+//!
 //! ## Lifecycle
 //! `Tentative` (new) -> `Confirmed` after [`TrackerConfig::confirm_hits`] consecutive matches
 //! (a tentative track missed once is removed); `Confirmed` -> `Lost` when unmatched; `Lost` ->
@@ -91,6 +105,13 @@ pub struct Track {
     /// Lost in this frame, but for at most [`TrackerConfig::coast_s`] since its last match:
     /// still reported, at its predicted box (a detector misses a visible person now and then).
     pub coasting: bool,
+    /// The matched detection's feet were hidden by somebody nearer the camera, and `bbox`
+    /// reaches down to where the person's feet are estimated to be (module documentation,
+    /// "Hidden feet").
+    pub feet_estimated: bool,
+    /// The track's clothing colours (the moving average of its clean, confident views; one
+    /// view right after its birth), when it has any. For on-device use only, like the id.
+    pub appearance: Option<Appearance>,
 }
 
 impl Track {
@@ -389,6 +410,9 @@ struct Slot {
     app: Option<Appearance>,
     /// Clean observations averaged into `app`.
     app_n: u32,
+    /// The person's height relative to the camera's usual height at their feet: a moving
+    /// average over observations with visible feet, once the perspective is known.
+    stature: Option<f32>,
 }
 
 /// Two tracks whose boxes overlap this much, one matched and one not, are one person.
@@ -456,6 +480,89 @@ fn nsa(score: f32) -> f32 {
 
 fn touches_edge(b: &BBox, w: f32, h: f32, margin: f32) -> bool {
     b.x1 <= margin || b.y1 <= margin || b.x2 >= w - margin || b.y2 >= h - margin
+}
+
+/// Share of a box's feet region ([`feet_region`]) that a nearer box must cover to hide the feet.
+const FEET_COVERED: f32 = 0.3;
+
+/// A box with hidden feet is extended when it is shorter than the person's estimated height
+/// by more than this share: less is the estimate's own error (a box as tall as expected is the
+/// whole person, seen over the shoulder of somebody nearer).
+const FEET_SHORT_BY: f32 = 0.15;
+
+/// Share of a track's stature kept at each observation with visible feet.
+const STATURE_MOMENTUM: f32 = 0.8;
+
+/// Observations with visible feet before the camera's perspective is trusted.
+const PERSPECTIVE_MIN_SAMPLES: f64 = 50.0;
+
+/// A band a quarter of the box height straddling its bottom edge (from 15 % above it to 10 %
+/// below), the middle half of its width:
+/// where the feet are, or where the legs go on behind somebody nearer when the box stops
+/// where that person's body starts.
+fn feet_region(b: &BBox) -> BBox {
+    BBox::new(
+        b.x1 + 0.25 * b.width(),
+        b.y2 - 0.15 * b.height(),
+        b.x2 - 0.25 * b.width(),
+        b.y2 + 0.1 * b.height(),
+    )
+}
+
+/// How tall people appear in the image where they stand: a least-squares line of box height
+/// on bottom edge over confident detections with visible feet. Under a camera looking down at
+/// a flat floor, a person's height in pixels grows linearly with how low their feet are in
+/// the image; individual people differ from the line by their stature.
+#[derive(Debug, Clone, Copy, Default)]
+struct Perspective {
+    n: f64,
+    sx: f64,
+    sy: f64,
+    sxx: f64,
+    sxy: f64,
+}
+
+impl Perspective {
+    fn add(&mut self, bottom: f32, height: f32) {
+        let (x, y) = (f64::from(bottom), f64::from(height));
+        self.n += 1.0;
+        self.sx += x;
+        self.sy += y;
+        self.sxx += x * x;
+        self.sxy += x * y;
+    }
+
+    /// Height = `a + b * bottom`, once enough samples spread over the image.
+    fn line(&self) -> Option<(f64, f64)> {
+        let den = self.n * self.sxx - self.sx * self.sx;
+        if self.n < PERSPECTIVE_MIN_SAMPLES || den.abs() <= 1e-9 * self.n * self.n {
+            return None;
+        }
+        let b = (self.n * self.sxy - self.sx * self.sy) / den;
+        let a = (self.sy - b * self.sx) / self.n;
+        Some((a, b))
+    }
+
+    /// The stature of a person seen `height` tall with their feet at `bottom`: their height
+    /// against the line's there. `None` while the line is not known.
+    fn stature(&self, height: f32, bottom: f32) -> Option<f32> {
+        let (a, b) = self.line()?;
+        let usual = a + b * f64::from(bottom);
+        (usual > 1.0).then(|| (f64::from(height) / usual) as f32)
+    }
+
+    /// Height of a person of stature `r` whose head is at `top`: solves
+    /// `h = r (a + b (top + h))`. `None` while the line is not known.
+    fn height_from_top(&self, top: f32, r: f32) -> Option<f32> {
+        let (a, b) = self.line()?;
+        let r = f64::from(r);
+        let den = 1.0 - r * b;
+        if den <= 0.05 {
+            return None;
+        }
+        let h = r * (a + b * f64::from(top)) / den;
+        (h.is_finite() && h > 1.0).then_some(h as f32)
+    }
 }
 
 fn intersection(a: &BBox, b: &BBox) -> f32 {
@@ -618,6 +725,10 @@ pub struct Tracker {
     det_clean: Vec<bool>,
     /// Per input detection: its descriptor without the regions covered by a nearer detection.
     det_app: Vec<Appearance>,
+    /// Per input detection: its feet are covered by a detection or track nearer the camera.
+    det_feet_hidden: Vec<bool>,
+    /// The camera's perspective: how tall people appear where they stand.
+    perspective: Perspective,
     pool: Vec<u32>,
     slot_matched: Vec<bool>,
     out: heapless::Vec<Track, MAX_TRACKS>,
@@ -650,6 +761,8 @@ impl Tracker {
             det_used: Vec::with_capacity(MAX_DETECTIONS),
             det_clean: Vec::with_capacity(MAX_DETECTIONS),
             det_app: Vec::with_capacity(MAX_DETECTIONS),
+            det_feet_hidden: Vec::with_capacity(MAX_DETECTIONS),
+            perspective: Perspective::default(),
             pool: Vec::with_capacity(MAX_TRACKS),
             slot_matched: Vec::with_capacity(MAX_TRACKS),
             out: heapless::Vec::new(),
@@ -865,6 +978,33 @@ impl Tracker {
                 }
                 self.det_clean[i] = (0..REGIONS).all(|r| app.region_present(r));
             }
+        }
+
+        // Whose feet are hidden: the band around a box's bottom edge (`feet_region`) covered by
+        // more than FEET_COVERED by a detection or track box clearly nearer the camera. Such a
+        // detection's bottom edge is where the nearer person's body hides the legs, not where
+        // the feet are.
+        self.det_feet_hidden.clear();
+        self.det_feet_hidden
+            .resize(detections.len().max(self.det_feet_hidden.len()), false);
+        for &i in &self.candidates {
+            let a = detections[i as usize].bbox;
+            let feet = feet_region(&a);
+            let limit = FEET_COVERED * feet.area();
+            let nearer = |b: &BBox| b.y2 > a.y2 + NEARER_BY * a.height();
+            let by_detection = self.candidates.iter().any(|&j| {
+                let b = &detections[j as usize].bbox;
+                j != i && nearer(b) && intersection(&feet, b) > limit
+            });
+            let by_track = || {
+                self.slots.iter().any(|s| {
+                    s.track.state != TrackState::Tentative
+                        && s.missed <= 2
+                        && nearer(&s.track.bbox)
+                        && intersection(&feet, &s.track.bbox) > limit
+                })
+            };
+            self.det_feet_hidden[i as usize] = by_detection || by_track();
         }
 
         // 2. High-score detections against confirmed and lost tracks.
@@ -1093,6 +1233,8 @@ impl Tracker {
                     last_seen: time,
                     detection: Some(di as u32),
                     coasting: false,
+                    feet_estimated: false,
+                    appearance: None,
                 },
                 kf,
                 kf_at_obs: kf,
@@ -1101,14 +1243,55 @@ impl Tracker {
                 history,
                 app,
                 app_n: u32::from(app.is_some()),
+                stature: None,
                 reid_only: false,
             };
             // Cannot fail: a slot was freed above when full.
             let _ = self.slots.push(slot);
         }
 
+        // Hidden feet: learn how tall people appear from the detections that show them whole,
+        // and report a person whose feet are hidden down to their estimated feet.
+        for s in self.slots.iter_mut() {
+            s.track.feet_estimated = false;
+            let Some(di) = s.track.detection.filter(|_| s.track.matched) else {
+                continue;
+            };
+            let d = &detections[di as usize];
+            let cut = self
+                .frame
+                .is_some_and(|(w, h)| touches_edge(&d.bbox, w, h, cfg.edge_margin_px));
+            if cut {
+                continue;
+            }
+            if !self.det_feet_hidden[di as usize] {
+                let h = d.bbox.height();
+                if let Some(now) = self.perspective.stature(h, d.bbox.y2) {
+                    s.stature = Some(s.stature.map_or(now, |old| {
+                        STATURE_MOMENTUM * old + (1.0 - STATURE_MOMENTUM) * now
+                    }));
+                }
+                if d.score >= cfg.new_track_score {
+                    self.perspective.add(d.bbox.y2, h);
+                }
+            } else if let Some(r) = s.stature {
+                let b = &mut s.track.bbox;
+                if let Some(h) = self.perspective.height_from_top(b.y1, r) {
+                    let mut y2 = b.y1 + h;
+                    if let Some((_, fh)) = self.frame {
+                        y2 = y2.min(fh);
+                    }
+                    if y2 > b.y2 + FEET_SHORT_BY * h {
+                        b.y2 = y2;
+                        s.track.feet_estimated = true;
+                    }
+                }
+            }
+        }
+
         self.out.clear();
         for s in self.slots.iter_mut() {
+            s.track.appearance = s.app;
             // (A microsecond of slack: frame times are rational, seconds are floats.)
             s.track.coasting = s.track.state == TrackState::Lost
                 && now - s.track.last_seen.as_secs_f64() <= cfg.coast_s + 1e-6;
@@ -1418,6 +1601,108 @@ mod tests {
             .filter(|t| t.is_active())
             .map(|t| (t.id, t.bbox))
             .collect()
+    }
+
+    /// A camera where people appear `0.5 * feet_y - 50` pixels tall; a person of stature `r`
+    /// standing with their feet at (`cx`, `feet`).
+    fn standing(cx: f32, feet: f32, r: f32, score: f32) -> Detection {
+        let h = r * (0.5 * feet - 50.0);
+        Detection {
+            bbox: BBox::new(cx - 0.2 * h, feet - h, cx + 0.2 * h, feet),
+            score,
+            class_id: 0,
+        }
+    }
+
+    #[test]
+    fn hidden_feet_are_put_where_the_persons_height_says() {
+        let mut tr = Tracker::new(TrackerConfig::default()).unwrap();
+        tr.set_frame_size(1280, 720);
+        // Walkers far apart at several depths teach the tracker the camera's perspective;
+        // the shopper (10 % taller than usual) stands at x 600 with feet at y 400.
+        let walkers = |i: i64| -> Vec<Detection> {
+            [(300.0, 1.0), (450.0, 0.95), (650.0, 1.05)]
+                .iter()
+                .enumerate()
+                .map(|(k, &(feet, r))| standing([100.0, 300.0, 1000.0][k] + i as f32, feet, r, 0.9))
+                .collect()
+        };
+        let shopper = standing(600.0, 400.0, 1.1, 0.9);
+        let top = shopper.bbox.y1;
+        for i in 0..40 {
+            let mut d = walkers(i);
+            d.push(shopper.clone());
+            tr.update(&d, t(i)).unwrap();
+        }
+        let id = |tr: &Tracker| {
+            tr.tracks()
+                .iter()
+                .find(|t| {
+                    t.is_active()
+                        && ((t.bbox.x1 + t.bbox.x2) / 2.0 - 600.0).abs() < 30.0
+                        && (t.bbox.y1 - top).abs() < 20.0
+                })
+                .copied()
+                .unwrap()
+        };
+        let before = id(&tr);
+        assert!(!before.feet_estimated);
+        assert!((before.bbox.y2 - 400.0).abs() < 1.0, "{:?}", before.bbox);
+        // Somebody nearer stands in front: the detector boxes the shopper only down to y 330.
+        let nearer = standing(610.0, 560.0, 1.0, 0.9);
+        for i in 40..50 {
+            let mut d = walkers(i);
+            let mut cut = shopper.clone();
+            cut.bbox.y2 = 330.0;
+            d.push(cut);
+            d.push(nearer.clone());
+            tr.update(&d, t(i)).unwrap();
+            let s = id(&tr);
+            assert_eq!(s.id, before.id);
+            if i >= 43 {
+                assert!(s.feet_estimated, "frame {i}: {s:?}");
+                assert!((s.bbox.y2 - 400.0).abs() < 6.0, "frame {i}: {:?}", s.bbox);
+                assert!((s.bbox.y1 - top).abs() < 3.0, "frame {i}: {:?}", s.bbox);
+            }
+        }
+        // Seen whole over the nearer person's shoulder, the box is left as it is.
+        for i in 50..60 {
+            let mut d = walkers(i);
+            d.push(shopper.clone());
+            d.push(nearer.clone());
+            tr.update(&d, t(i)).unwrap();
+            let s = id(&tr);
+            if i >= 55 {
+                assert!(!s.feet_estimated, "frame {i}: {s:?}");
+                assert!((s.bbox.y2 - 400.0).abs() < 2.0, "frame {i}: {:?}", s.bbox);
+            }
+        }
+    }
+
+    #[test]
+    fn perspective_line_and_heights_from_the_top() {
+        let mut p = Perspective::default();
+        assert_eq!(p.line(), None);
+        // Nothing is estimated before the line is known.
+        assert_eq!(p.stature(120.0, 300.0), None);
+        assert_eq!(p.height_from_top(100.0, 1.0), None);
+        for k in 0..60 {
+            let y2 = 200.0 + 8.0 * k as f32;
+            p.add(y2, 0.5 * y2 - 50.0);
+        }
+        let (a, b) = p.line().unwrap();
+        assert!((a + 50.0).abs() < 1e-6 && (b - 0.5).abs() < 1e-9, "{a} {b}");
+        let st = p.stature(165.0, 400.0).unwrap();
+        assert!((st - 1.1).abs() < 1e-6, "{st}");
+        // Head at 235: h = 1.1 (0.5 (235 + h) - 50) gives h = 165, feet at 400.
+        let h = p.height_from_top(235.0, st).unwrap();
+        assert!((h - 165.0).abs() < 1e-3, "{h}");
+        // Same detections at one height only: no line.
+        let mut flat = Perspective::default();
+        for _ in 0..60 {
+            flat.add(300.0, 100.0);
+        }
+        assert_eq!(flat.line(), None);
     }
 
     #[test]
