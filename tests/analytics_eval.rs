@@ -57,6 +57,9 @@ fn with_correct_tracks_the_analytics_meet_the_accuracy_targets() {
     // Five seeds per scenario (about 15 to 20 minutes of store time each).
     for r in eval(&["--perfect", "--seeds", "5"]) {
         // The targets: dwell 5 %, visitors 3 %, occupancy 0.2 people, transitions 5 %.
+        // (Occupancy stays within a quarter of the target: what is left with correct boxes is
+        // a person the tracker lost, held in place for `lost_grace_s` while a new track that
+        // looks different stands there: 0.033 on `crowded`.)
         check(
             &r,
             &[
@@ -64,7 +67,7 @@ fn with_correct_tracks_the_analytics_meet_the_accuracy_targets() {
                 ("visits", 0.03),
                 ("dwell_p50", 0.05),
                 ("dwell_mean", 0.05),
-                ("occupancy_mae", 0.02),
+                ("occupancy_mae", 0.05),
                 ("transitions", 0.05),
             ],
         );
@@ -84,29 +87,29 @@ fn with_the_default_detector_the_figures_stay_above_their_floors() {
             ("occupancy_mae", 0.02),
             ("transitions", 0.02),
         ],
-        // moderate: -2.6 %, -0.7 %, 5.6 %, 0.052, -3.5 %.
+        // moderate: -0.9 %, -0.3 %, 4.2 %, 0.044, -4.6 %.
+        &[
+            ("visitors", 0.03),
+            ("visits", 0.03),
+            ("dwell_p50", 0.05),
+            ("occupancy_mae", 0.06),
+            ("transitions", 0.05),
+        ],
+        // busy: -0.2 %, +1.3 %, 9.3 %, 0.140, -6.6 %.
+        &[
+            ("visitors", 0.03),
+            ("visits", 0.03),
+            ("dwell_p50", 0.11),
+            ("occupancy_mae", 0.17),
+            ("transitions", 0.08),
+        ],
+        // crowded: -3.0 %, +1.0 %, 13.6 %, 0.335, -2.4 %.
         &[
             ("visitors", 0.04),
             ("visits", 0.03),
-            ("dwell_p50", 0.08),
-            ("occupancy_mae", 0.08),
-            ("transitions", 0.05),
-        ],
-        // busy: -2.6 %, +2.9 %, 12.0 %, 0.189, -4.4 %.
-        &[
-            ("visitors", 0.04),
-            ("visits", 0.05),
             ("dwell_p50", 0.16),
-            ("occupancy_mae", 0.25),
-            ("transitions", 0.07),
-        ],
-        // crowded: -5.7 %, +1.6 %, 21.8 %, 0.443, +2.8 %.
-        &[
-            ("visitors", 0.08),
-            ("visits", 0.04),
-            ("dwell_p50", 0.28),
-            ("occupancy_mae", 0.50),
-            ("transitions", 0.05),
+            ("occupancy_mae", 0.40),
+            ("transitions", 0.04),
         ],
     ];
     for (r, bounds) in results.iter().zip(floors) {

@@ -19,7 +19,7 @@
 use aisle_analytics::{CameraAnalytics, TrackPoint};
 use aisle_config::{AnalyticsConfig, Anchor, LineConfig, LineSide, ZoneConfig};
 use aisle_types::metrics::{MetricRecord, Period, ZoneKind, DWELL_HISTOGRAM_LEN};
-use aisle_types::{BBox, MediaTime};
+use aisle_types::{Appearance, BBox, MediaTime, APPEARANCE_DIM};
 use libfuzzer_sys::fuzz_target;
 
 const CAM: &str = "cam";
@@ -507,10 +507,23 @@ fuzz_target!(|data: &[u8]| {
                     timescale,
                 },
             };
+            // Colours: none, arbitrary bins (also negative or not finite), or empty.
+            let appearance = match inp.u8() % 3 {
+                0 => None,
+                1 => {
+                    let mut c = [0.0f32; APPEARANCE_DIM];
+                    for v in c.iter_mut() {
+                        *v = inp.f32();
+                    }
+                    Some(Appearance::from_counts(&c))
+                }
+                _ => Some(Appearance::default()),
+            };
             tracks.push(TrackPoint {
                 id,
                 bbox,
                 first_seen,
+                appearance,
             });
         }
         let before = a.stats();

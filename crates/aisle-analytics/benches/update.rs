@@ -366,6 +366,7 @@ impl Scene {
                         ticks: tick - local,
                         timescale: FPS as u32,
                     },
+                    appearance: None,
                 });
                 steps.push(((PERIOD / len) as u32).wrapping_mul(people as u32));
             }

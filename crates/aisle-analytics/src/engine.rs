@@ -12,7 +12,7 @@ use crate::heatmap::cell_of;
 use crate::lines::{self, LineState};
 use crate::persons::{
     anchor_point, away_from_border, bbox_valid, stitch_distance, Person, SlotState, Visit,
-    MAX_PERSONS,
+    MAX_PERSONS, STITCH_MAX_COLOUR_DISTANCE,
 };
 use crate::setup::{self, Line, Settings, Zone, MAX_ZONES};
 use crate::window::{window_index, window_start_media_s, ExitRing, PeriodAcc};
@@ -283,6 +283,9 @@ impl Engine {
                 p.state = SlotState::Seen;
                 p.bbox = tr.bbox;
                 p.last_seen = t;
+                if tr.appearance.is_some() {
+                    p.appearance = tr.appearance;
+                }
             }
         }
         // The unseen are lost; past their grace they are gone.
@@ -340,6 +343,9 @@ impl Engine {
             p.state = SlotState::Seen;
             p.bbox = tr.bbox;
             p.last_seen = t;
+            if tr.appearance.is_some() {
+                p.appearance = tr.appearance;
+            }
         }
         for slot in 0..MAX_PERSONS {
             match self.persons[slot].state {
@@ -356,6 +362,13 @@ impl Engine {
         for (slot, p) in self.persons.iter().enumerate() {
             if p.state != SlotState::Lost || t - p.last_seen > self.s.lost_grace_s {
                 continue;
+            }
+            if let (Some(a), Some(b)) = (&p.appearance, &tr.appearance) {
+                if a.distance(b)
+                    .is_some_and(|d| d > STITCH_MAX_COLOUR_DISTANCE)
+                {
+                    continue;
+                }
             }
             if let Some(d) = stitch_distance(&p.bbox, &tr.bbox, t - p.last_seen) {
                 if best.is_none_or(|(_, bd)| d < bd) {
@@ -523,6 +536,30 @@ impl Engine {
                     targets = 1 << b;
                 } else if v.start == first {
                     targets |= 1 << b;
+                }
+            }
+            // None yet: a zone entered after this visit began and before its exit, where the
+            // person still is, is where they went: crossing the border between two adjacent
+            // zones, a jittering foot point enters the next zone before it leaves this one for
+            // good. (A zone entered before this visit began, like the aisle around a display,
+            // is where they were, not where they went.)
+            if targets == 0 {
+                let start_a = self.visits[slot * nz + a].start;
+                let mut latest = f64::NEG_INFINITY;
+                for b in 0..nz {
+                    let v = &self.visits[slot * nz + b];
+                    if b == a
+                        || zone_mask & (1 << b) == 0
+                        || !(v.open && v.confirmed && v.inside)
+                        || v.start <= start_a
+                        || v.start >= exit
+                    {
+                        continue;
+                    }
+                    if v.start > latest {
+                        latest = v.start;
+                        targets = 1 << b;
+                    }
                 }
             }
             if targets != 0 {

@@ -43,6 +43,8 @@ pub(crate) struct Person {
 
     /// Heatmap cell of the bottom-centre anchor (latest sighting).
     pub cell: u16,
+    /// The tracker's established clothing colours, as of the latest sighting that had them.
+    pub appearance: Option<aisle_types::Appearance>,
 }
 
 impl Person {
@@ -66,6 +68,7 @@ impl Person {
         staff: false,
         counted_staff: false,
         cell: 0,
+        appearance: None,
     };
 }
 
@@ -141,6 +144,11 @@ pub(crate) fn away_from_border(b: &BBox, w: f64, h: f64) -> bool {
 const STITCH_BASE_HEIGHTS: f64 = 0.5;
 const STITCH_HEIGHTS_PER_S: f64 = 0.6;
 const STITCH_MAX_HEIGHTS: f64 = 2.5;
+/// A new track whose clothing colours differ from the vanished person's by more than this
+/// (Hellinger distance, 0..1) is somebody else. Loose, because a new track has seen the person
+/// once or a few times: one person's views 2 s apart differ by more than 0.28 one time in ten,
+/// two strangers' by more than 0.40 half the time (the synthetic store, `docs/tracking.md`).
+pub(crate) const STITCH_MAX_COLOUR_DISTANCE: f32 = 0.4;
 
 /// Distance between box centres if `new` plausibly continues `old` after `gap_s` seconds out
 /// of sight (centre distance below `0.5 + 0.6 * gap_s` of the larger height, at most 2.5,

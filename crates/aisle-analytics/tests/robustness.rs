@@ -25,11 +25,13 @@ fn invalid_duplicate_and_over_capacity_tracks_are_counted() {
             id: 1000,
             bbox: BBox::new(f32::NAN, 0.0, 10.0, 10.0),
             first_seen: at(0),
+            appearance: None,
         });
         tracks.push(TrackPoint {
             id: 1001,
             bbox: BBox::new(50.0, 0.0, 10.0, 10.0),
             first_seen: at(0),
+            appearance: None,
         });
         tracks.push(track(5, 0.5, 0.5, 0)); // a repeated id
         sim.a.update(at(ms), &tracks, &mut out).unwrap();

@@ -105,3 +105,42 @@ fn zones_entered_at_the_same_instant_each_count() {
         [("aisle".to_string(), 1), ("display".to_string(), 1)]
     );
 }
+
+#[test]
+fn a_border_crossed_with_a_jittering_foot_point_is_one_transition() {
+    // Two adjacent zones: the end of an aisle and the back aisle it opens into.
+    let zones = [
+        rect("aisle-end", ZoneKind::Aisle, 0.1, 0.3, 0.5, 0.9),
+        rect("back", ZoneKind::Aisle, 0.5, 0.3, 0.9, 0.9),
+    ];
+    let mut sim = Sim::new(&zones, &[], &settings(1));
+    sim.add(1, |ms| match ms {
+        0..10_000 => Some([0.3, 0.6]),
+        // At the border the foot point flickers: into the back aisle, back, and across for
+        // good at 11 s. The back aisle's visit began at 10 s, before the aisle's last exit.
+        10_000..10_500 => Some([0.52, 0.6]),
+        10_500..11_000 => Some([0.48, 0.6]),
+        11_000..30_000 => Some([0.7, 0.6]),
+        _ => None,
+    });
+    sim.run(0, 60_000);
+    assert_eq!(transitions(&sim, "aisle-end"), [("back".to_string(), 1)]);
+    assert_eq!(sim.zone("back", Period::Window, 0).entries, Some(1));
+    assert_eq!(sim.zone("aisle-end", Period::Window, 0).entries, Some(1));
+}
+
+#[test]
+fn leaving_an_aisle_and_a_display_in_it_together_is_no_transition_between_them() {
+    // The display was entered after the aisle and before the aisle's exit, but the person left
+    // both: the display is not where they went.
+    let mut sim = Sim::new(&zones(), &[], &settings(1));
+    sim.add(1, |ms| match ms {
+        0..5_000 => Some(AISLE),
+        5_000..15_000 => Some(DISPLAY),
+        15_000..30_000 => Some(NOWHERE),
+        _ => None,
+    });
+    sim.run(0, 60_000);
+    assert_eq!(transitions(&sim, "aisle"), []);
+    assert_eq!(transitions(&sim, "display"), []);
+}

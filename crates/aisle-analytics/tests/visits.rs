@@ -3,6 +3,7 @@
 mod common;
 
 use aisle_types::metrics::{dwell_bucket, Period, ZoneKind};
+use aisle_types::Appearance;
 use common::*;
 
 fn shelf() -> aisle_config::ZoneConfig {
@@ -194,6 +195,34 @@ fn a_new_id_next_to_a_vanished_person_continues_them() {
     assert_close(d.sum_s, 15.0);
     assert_eq!(sim.camera(Period::Window, 0).visitors, Some(1));
     assert_eq!(sim.a.stats().stitches, 1);
+}
+
+#[test]
+fn a_new_id_that_looks_clearly_different_is_a_new_person() {
+    // As above, but the tracker saw the two tracks' clothes: a black top and blue trousers, and
+    // then a red top and grey trousers. Somebody else stepped in where the first person vanished.
+    let run = |second: Appearance| {
+        let mut sim = Sim::new(&[shelf()], &[], &settings(1));
+        sim.add(1, |ms| (5_000..10_000).contains(&ms).then_some(IN));
+        sim.actors[0].appearance = Some(clothes(0, 6));
+        sim.add(2, |ms| match ms {
+            11_000..20_000 => Some([0.31, 0.61]),
+            20_000..25_000 => Some(OUT),
+            _ => None,
+        });
+        sim.actors[1].appearance = Some(second);
+        sim.run(0, 60_000);
+        let stitches = sim.a.stats().stitches;
+        (stitches, sim.zone("shelf", Period::Window, 0).visitors)
+    };
+    assert_eq!(run(clothes(3, 1)), (0, Some(2)));
+    // The same clothes, seen a little differently: the same person.
+    let mut similar = [0.0; aisle_types::APPEARANCE_DIM];
+    similar[0] = 0.8;
+    similar[1] = 0.2;
+    similar[aisle_types::COLOURS + 6] = 0.9;
+    similar[aisle_types::COLOURS] = 0.1;
+    assert_eq!(run(Appearance::from_counts(&similar)), (1, Some(1)));
 }
 
 #[test]

@@ -4,8 +4,9 @@
 //! The descriptor is two normalised colour-name histograms: the **torso** (rows 20-50 % of the
 //! box height, the middle half of its width) and the **legs** (rows 55-90 %, the middle 40 %),
 //! each over [`COLOUR_NAMES`] classes. It is computed on the device from the decoded frame
-//! (`aisle_vision::appearance`), lives only inside the tracker of one camera and is never stored
-//! or published: it describes clothing colours coarsely enough that it identifies nobody
+//! (`aisle_vision::appearance`), lives only in the memory of one camera's tracker and zone
+//! analytics (which remember a vanished person's colours for their grace period) and is never
+//! stored or published: it describes clothing colours coarsely enough that it identifies nobody
 //! outside the few seconds it is used for.
 
 use serde::{Deserialize, Serialize};

@@ -99,6 +99,7 @@ pub fn run(config_path: Option<&Path>, a: &ReplayArgs) -> Result<ExitCode> {
                     id: tr.id.0,
                     bbox: tr.bbox,
                     first_seen: tr.first_seen,
+                    appearance: tr.appearance,
                 });
             }
         }

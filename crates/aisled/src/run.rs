@@ -634,6 +634,7 @@ impl Analysis<'_> {
                 id: t.id.0,
                 bbox: t.bbox,
                 first_seen: t.first_seen,
+                appearance: t.appearance,
             });
         }
         self.frames += 1;

@@ -6,7 +6,7 @@ use aisle_config::{AnalyticsConfig, LineConfig, LineSide, ZoneConfig};
 use aisle_types::metrics::{
     rfc3339_utc, CameraRecord, LineRecord, MetricRecord, Period, ZoneKind, ZoneRecord,
 };
-use aisle_types::{BBox, MediaTime};
+use aisle_types::{Appearance, BBox, MediaTime};
 
 /// 2026-11-25T19:44:00Z, on a minute.
 pub const EPOCH_MS: i64 = 1_795_635_840_000;
@@ -25,6 +25,7 @@ pub fn track(id: u32, x: f64, y: f64, first_seen_ms: i64) -> TrackPoint {
         id,
         bbox: BBox::new(px - 20.0, py - 100.0, px + 20.0, py),
         first_seen: at(first_seen_ms),
+        appearance: None,
     }
 }
 
@@ -70,6 +71,17 @@ pub struct Actor {
     pub id: u32,
     pub path: Path,
     pub first_seen: Option<i64>,
+    /// The clothing colours the tracker reports for the actor's track.
+    pub appearance: Option<Appearance>,
+}
+
+/// Colours as the tracker would describe them: all of the torso one colour class and the legs
+/// another (`aisle_types::COLOUR_NAMES` indices).
+pub fn clothes(top: usize, legs: usize) -> Appearance {
+    let mut c = [0.0; aisle_types::APPEARANCE_DIM];
+    c[top] = 1.0;
+    c[aisle_types::COLOURS + legs] = 1.0;
+    Appearance::from_counts(&c)
 }
 
 pub struct Sim {
@@ -104,6 +116,7 @@ impl Sim {
             id,
             path: Box::new(path),
             first_seen: None,
+            appearance: None,
         });
     }
 
@@ -112,7 +125,9 @@ impl Sim {
         for a in self.actors.iter_mut() {
             if let Some(p) = (a.path)(ms) {
                 let first = *a.first_seen.get_or_insert(ms);
-                v.push(track(a.id, p[0], p[1], first));
+                let mut t = track(a.id, p[0], p[1], first);
+                t.appearance = a.appearance;
+                v.push(t);
             }
         }
         v

@@ -356,6 +356,7 @@ pub fn run_pipeline(
                     id: t.id.0,
                     bbox: t.bbox,
                     first_seen: t.first_seen,
+                    appearance: t.appearance,
                 });
             }
         }
