@@ -3,7 +3,9 @@
 //! Each scenario of `aisle-sim` is simulated; its detections go through the production tracker
 //! and [`CameraAnalytics`] with the store's zones (their image polygons, normalised), exactly as
 //! on the device, and the published figures are compared with the same figures computed from
-//! the simulation's true zone visits (floor positions in floor polygons):
+//! the simulation's true zone visits (floor positions in floor polygons), taken as the device
+//! defines a visit (back within `reentry_gap_s` of stepping out: the same visit; shorter than
+//! `min_visit_s`: none):
 //!
 //! - **visitors**: distinct people per zone and 60 s window, summed over zones and windows;
 //! - **visits**: visits started, summed;
@@ -383,6 +385,7 @@ fn end_time(sim: &SimOutput) -> aisle_types::MediaTime {
 }
 
 /// One true visit, in seconds of media time: `[enter, exit)`.
+#[derive(Debug, Clone, Copy)]
 struct TrueVisit {
     shopper: u32,
     zone: usize,
@@ -390,6 +393,62 @@ struct TrueVisit {
     exit: f64,
     /// Ended before the end of the scenario (its dwell is known).
     closed: bool,
+}
+
+/// The simulation's stays in the scored zones: as the device defines visits
+/// (`evaluate_scenario`), and as they are (presence, for occupancy).
+fn true_visits(
+    sim: &SimOutput,
+    scored: &[(usize, ZoneConfig)],
+    settings: &AnalyticsConfig,
+    start: f64,
+    end: f64,
+) -> (Vec<TrueVisit>, Vec<TrueVisit>) {
+    let mut raw: Vec<TrueVisit> = sim
+        .visits
+        .iter()
+        .filter(|v| scored.iter().any(|(i, _)| *i == v.zone))
+        .map(|v| TrueVisit {
+            shopper: v.shopper,
+            zone: v.zone,
+            enter: v.enter.as_secs_f64().max(start),
+            exit: if v.still_inside_at_end {
+                end
+            } else {
+                v.exit.as_secs_f64()
+            },
+            closed: !v.still_inside_at_end,
+        })
+        .collect();
+    let merged = as_device_visits(&raw, settings.reentry_gap_s, settings.min_visit_s);
+    (merged, raw)
+}
+
+/// Stays of one shopper in one zone less than `reentry_gap_s` apart are one visit; visits
+/// shorter than `min_visit_s` (ended ones) are none.
+fn as_device_visits(stays: &[TrueVisit], reentry_gap_s: f64, min_visit_s: f64) -> Vec<TrueVisit> {
+    let mut sorted = stays.to_vec();
+    sorted.sort_by(|a, b| {
+        (a.shopper, a.zone)
+            .cmp(&(b.shopper, b.zone))
+            .then(a.enter.total_cmp(&b.enter))
+    });
+    let mut merged: Vec<TrueVisit> = Vec::with_capacity(sorted.len());
+    for v in sorted {
+        match merged.last_mut() {
+            Some(m)
+                if (m.shopper, m.zone) == (v.shopper, v.zone)
+                    && m.closed
+                    && v.enter - m.exit < reentry_gap_s =>
+            {
+                m.exit = v.exit;
+                m.closed = v.closed;
+            }
+            _ => merged.push(v),
+        }
+    }
+    merged.retain(|v| !v.closed || v.exit - v.enter >= min_visit_s);
+    merged
 }
 
 pub fn evaluate_scenario(
@@ -403,29 +462,10 @@ pub fn evaluate_scenario(
 
     let start = sim.frames.first().map_or(0.0, |f| f.time.as_secs_f64());
     let end = end_time(sim).as_secs_f64();
-    // The device's definition of a visit: at least `min_visit_s` inside (a shorter brush past a
-    // zone is none), applied to the true visits too.
-    let min_visit = settings.min_visit_s;
-    let visits: Vec<TrueVisit> = sim
-        .visits
-        .iter()
-        .filter(|v| scored.iter().any(|(i, _)| *i == v.zone))
-        .filter(|v| {
-            let (enter, exit) = (v.enter.as_secs_f64().max(start), v.exit.as_secs_f64());
-            v.still_inside_at_end || exit - enter >= min_visit
-        })
-        .map(|v| TrueVisit {
-            shopper: v.shopper,
-            zone: v.zone,
-            enter: v.enter.as_secs_f64().max(start),
-            exit: if v.still_inside_at_end {
-                end
-            } else {
-                v.exit.as_secs_f64()
-            },
-            closed: !v.still_inside_at_end,
-        })
-        .collect();
+    // The device's definition of a visit, applied to the true visits too: a person back in the
+    // zone within `reentry_gap_s` of stepping out is on the same visit, and a visit is at least
+    // `min_visit_s` long (a shorter brush past a zone is none).
+    let (visits, presence) = true_visits(sim, &scored, settings, start, end);
 
     let mut r = AnalyticsResult {
         scenario: sim.scenario.clone(),
@@ -454,6 +494,7 @@ pub fn evaluate_scenario(
     let n_windows = ((end - 1e-9) / 60.0).floor() as i64 + 1;
     for (zi, zc) in &scored {
         let zv: Vec<&TrueVisit> = visits.iter().filter(|v| v.zone == *zi).collect();
+        let zp: Vec<&TrueVisit> = presence.iter().filter(|v| v.zone == *zi).collect();
         let mut row = ZoneRow {
             zone: zc.name.clone(),
             ..Default::default()
@@ -467,8 +508,9 @@ pub fn evaluate_scenario(
             let overlapping: Vec<&&TrueVisit> =
                 zv.iter().filter(|v| v.enter < o1 && v.exit > o0).collect();
             let visitors: HashSet<u32> = overlapping.iter().map(|v| v.shopper).collect();
-            let person_s: f64 = overlapping
+            let person_s: f64 = zp
                 .iter()
+                .filter(|v| v.enter < o1 && v.exit > o0)
                 .map(|v| v.exit.min(o1) - v.enter.max(o0))
                 .sum();
             let entries = zv.iter().filter(|v| v.enter >= o0 && v.enter < o1).count();
@@ -615,4 +657,55 @@ fn write_table(out: &mut impl Write, results: &[AnalyticsResult], noise: &str) -
         "(detector: {noise} noise model; zones the camera sees whole; dwell errors: median over zones with >= {MIN_VISITS_FOR_DWELL} ended visits; occupancy per zone and 60 s window)"
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stay(shopper: u32, zone: usize, enter: f64, exit: f64, closed: bool) -> TrueVisit {
+        TrueVisit {
+            shopper,
+            zone,
+            enter,
+            exit,
+            closed,
+        }
+    }
+
+    #[test]
+    fn true_stays_become_visits_as_the_device_counts_them() {
+        let stays = [
+            // Out for 2 s and back: one visit of 10 to 30 s.
+            stay(1, 0, 20.0, 30.0, true),
+            stay(1, 0, 10.0, 18.0, true),
+            // Out for 8 s: two visits.
+            stay(1, 0, 38.0, 50.0, true),
+            // Another zone and another shopper are never merged with them.
+            stay(1, 1, 18.5, 19.5, true),
+            stay(2, 0, 31.0, 35.0, true),
+            // A 0.3 s brush is no visit; one still going at the end is, however short.
+            stay(3, 0, 5.0, 5.3, true),
+            stay(3, 1, 59.8, 60.0, false),
+            // Back within the gap into a visit still going at the end: open too.
+            stay(4, 0, 40.0, 45.0, true),
+            stay(4, 0, 47.0, 60.0, false),
+        ];
+        let v = as_device_visits(&stays, 6.0, 0.5);
+        let got: Vec<(u32, usize, f64, f64, bool)> = v
+            .iter()
+            .map(|v| (v.shopper, v.zone, v.enter, v.exit, v.closed))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (1, 0, 10.0, 30.0, true),
+                (1, 0, 38.0, 50.0, true),
+                (1, 1, 18.5, 19.5, true),
+                (2, 0, 31.0, 35.0, true),
+                (3, 1, 59.8, 60.0, false),
+                (4, 0, 40.0, 60.0, false),
+            ]
+        );
+    }
 }
