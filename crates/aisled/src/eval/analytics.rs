@@ -404,7 +404,7 @@ fn true_visits(
     start: f64,
     end: f64,
 ) -> (Vec<TrueVisit>, Vec<TrueVisit>) {
-    let mut raw: Vec<TrueVisit> = sim
+    let raw: Vec<TrueVisit> = sim
         .visits
         .iter()
         .filter(|v| scored.iter().any(|(i, _)| *i == v.zone))
