@@ -279,13 +279,7 @@ impl Engine {
                     self.stats.tracks_duplicate += 1;
                     continue;
                 }
-                p.claim = i as u32;
-                p.state = SlotState::Seen;
-                p.bbox = tr.bbox;
-                p.last_seen = t;
-                if tr.appearance.is_some() {
-                    p.appearance = tr.appearance;
-                }
+                p.seen(i, tr, t);
             }
         }
         // The unseen are lost; past their grace they are gone.
@@ -339,13 +333,7 @@ impl Engine {
             };
             let p = &mut self.persons[slot];
             p.track_id = tr.id;
-            p.claim = i as u32;
-            p.state = SlotState::Seen;
-            p.bbox = tr.bbox;
-            p.last_seen = t;
-            if tr.appearance.is_some() {
-                p.appearance = tr.appearance;
-            }
+            p.seen(i, tr, t);
         }
         for slot in 0..MAX_PERSONS {
             match self.persons[slot].state {
@@ -522,45 +510,34 @@ impl Engine {
                 continue;
             }
             // The person's next visit start at or after the exit (already open: the exit is
-            // confirmed late); visits open before the exit do not count.
-            let mut first = f64::INFINITY;
-            let mut targets = 0u64;
+            // confirmed late); visits open before the exit do not count. None yet: a zone
+            // entered after this visit began and before its exit, where the person still is, is
+            // where they went: crossing the border between two adjacent zones, a jittering foot
+            // point enters the next zone before it leaves this one for good. (A zone entered
+            // before this visit began, like the aisle around a display, is where they were, not
+            // where they went.)
+            let start_a = self.visits[slot * nz + a].start;
+            let (mut first, mut targets) = (f64::INFINITY, 0u64);
+            let (mut latest, mut crossed) = (f64::NEG_INFINITY, 0u64);
             for b in 0..nz {
                 let v = &self.visits[slot * nz + b];
-                if b == a || zone_mask & (1 << b) == 0 || !v.open || !v.confirmed || v.start < exit
-                {
+                if b == a || zone_mask & (1 << b) == 0 || !v.open || !v.confirmed {
                     continue;
                 }
-                if v.start < first {
-                    first = v.start;
-                    targets = 1 << b;
-                } else if v.start == first {
-                    targets |= 1 << b;
+                if v.start >= exit {
+                    if v.start < first {
+                        first = v.start;
+                        targets = 1 << b;
+                    } else if v.start == first {
+                        targets |= 1 << b;
+                    }
+                } else if v.inside && v.start > start_a && v.start > latest {
+                    latest = v.start;
+                    crossed = 1 << b;
                 }
             }
-            // None yet: a zone entered after this visit began and before its exit, where the
-            // person still is, is where they went: crossing the border between two adjacent
-            // zones, a jittering foot point enters the next zone before it leaves this one for
-            // good. (A zone entered before this visit began, like the aisle around a display,
-            // is where they were, not where they went.)
             if targets == 0 {
-                let start_a = self.visits[slot * nz + a].start;
-                let mut latest = f64::NEG_INFINITY;
-                for b in 0..nz {
-                    let v = &self.visits[slot * nz + b];
-                    if b == a
-                        || zone_mask & (1 << b) == 0
-                        || !(v.open && v.confirmed && v.inside)
-                        || v.start <= start_a
-                        || v.start >= exit
-                    {
-                        continue;
-                    }
-                    if v.start > latest {
-                        latest = v.start;
-                        targets = 1 << b;
-                    }
-                }
+                targets = crossed;
             }
             if targets != 0 {
                 if !staff {

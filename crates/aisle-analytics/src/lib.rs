@@ -110,8 +110,9 @@ pub struct TrackPoint {
     /// When the tracker first saw this track (a track that appears inside a zone entered it
     /// then, not when it was confirmed).
     pub first_seen: MediaTime,
-    /// The tracker's established clothing colours for the track, when known: a person who
-    /// vanished is not continued by a new track that looks clearly different.
+    /// The tracker's clothing colours for the track (`aisle_track::Track::appearance`), when
+    /// known: a person who vanished is not continued by a new track that looks clearly
+    /// different.
     pub appearance: Option<aisle_types::Appearance>,
 }
 

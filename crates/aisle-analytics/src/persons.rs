@@ -43,7 +43,7 @@ pub(crate) struct Person {
 
     /// Heatmap cell of the bottom-centre anchor (latest sighting).
     pub cell: u16,
-    /// The tracker's established clothing colours, as of the latest sighting that had them.
+    /// The tracker's clothing colours for the person, as of the latest sighting that had them.
     pub appearance: Option<aisle_types::Appearance>,
 }
 
@@ -70,6 +70,17 @@ impl Person {
         cell: 0,
         appearance: None,
     };
+
+    /// Seen in this update as track `i` of the input, at `t`.
+    pub fn seen(&mut self, i: usize, tr: &crate::TrackPoint, t: f64) {
+        self.claim = i as u32;
+        self.state = SlotState::Seen;
+        self.bbox = tr.bbox;
+        self.last_seen = t;
+        if tr.appearance.is_some() {
+            self.appearance = tr.appearance;
+        }
+    }
 }
 
 /// One person's state in one zone.

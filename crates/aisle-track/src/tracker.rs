@@ -565,6 +565,17 @@ impl Perspective {
     }
 }
 
+/// Whether track `s` (confirmed, or missed for at most two frames) is clearly nearer the camera
+/// than detection box `a` (bottom edge lower by [`NEARER_BY`] of its height) and covers more than
+/// `limit` of `region` (a part of `a`).
+fn hides(s: &Slot, a: &BBox, region: &BBox, limit: f32) -> bool {
+    let b = &s.track.bbox;
+    s.track.state != TrackState::Tentative
+        && s.missed <= 2
+        && b.y2 > a.y2 + NEARER_BY * a.height()
+        && intersection(region, b) > limit
+}
+
 fn intersection(a: &BBox, b: &BBox) -> f32 {
     let ix = (a.x2.min(b.x2) - a.x1.max(b.x1)).max(0.0);
     let iy = (a.y2.min(b.y2) - a.y1.max(b.y1)).max(0.0);
@@ -965,13 +976,10 @@ impl Tracker {
                     }
                     let region = region_bbox(&a, r);
                     let area = region.area();
-                    let covered = self.slots.iter().any(|s| {
-                        let b = &s.track.bbox;
-                        s.track.state != TrackState::Tentative
-                            && s.missed <= 2
-                            && b.y2 > a.y2 + NEARER_BY * a.height()
-                            && intersection(&region, b) > 0.25 * area
-                    });
+                    let covered = self
+                        .slots
+                        .iter()
+                        .any(|s| hides(s, &a, &region, 0.25 * area));
                     if covered {
                         app.clear_region(r);
                     }
@@ -996,15 +1004,8 @@ impl Tracker {
                 let b = &detections[j as usize].bbox;
                 j != i && nearer(b) && intersection(&feet, b) > limit
             });
-            let by_track = || {
-                self.slots.iter().any(|s| {
-                    s.track.state != TrackState::Tentative
-                        && s.missed <= 2
-                        && nearer(&s.track.bbox)
-                        && intersection(&feet, &s.track.bbox) > limit
-                })
-            };
-            self.det_feet_hidden[i as usize] = by_detection || by_track();
+            self.det_feet_hidden[i as usize] =
+                by_detection || self.slots.iter().any(|s| hides(s, &a, &feet, limit));
         }
 
         // 2. High-score detections against confirmed and lost tracks.
