@@ -66,9 +66,84 @@ pub struct AnalyticsArgs {
     /// Same as `--noise perfect`.
     #[arg(long, conflicts_with = "noise")]
     perfect: bool,
+    /// A study of what limits the figures: `identity` gives every track box the identity of the
+    /// true person it covers (the tracker's boxes, its identity errors removed); `visible=V`
+    /// feeds the analytics the true boxes and identities of everybody at least V (0..1)
+    /// visible, with no detector and no tracker (a perfect tracker behind a detector that finds
+    /// exactly those people).
+    #[arg(long, value_name = "ORACLE", value_parser = parse_oracle)]
+    oracle: Option<Oracle>,
     /// Print JSON instead of the table.
     #[arg(long)]
     json: bool,
+}
+
+/// What `--oracle` replaces by the truth.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Oracle {
+    /// Each track box takes the identity of the true person it overlaps most.
+    Identity,
+    /// The true boxes and identities of people at least this visible; no tracker.
+    Visible(f32),
+}
+
+fn parse_oracle(s: &str) -> std::result::Result<Oracle, String> {
+    if s == "identity" {
+        return Ok(Oracle::Identity);
+    }
+    if let Some(v) = s.strip_prefix("visible=") {
+        return match v.parse::<f32>() {
+            Ok(x) if (0.0..=1.0).contains(&x) => Ok(Oracle::Visible(x)),
+            _ => Err(format!(
+                "`{v}` in --oracle {s}: the visibility must be a number from 0 to 1"
+            )),
+        };
+    }
+    Err(format!(
+        "unknown oracle `{s}`: use `identity` or `visible=V` (V from 0 to 1)"
+    ))
+}
+
+/// Overlap a track box needs with a true box to take its identity (`--oracle identity`).
+const ORACLE_MIN_IOU: f32 = 0.3;
+/// Identities given by an oracle: the true person's id plus this (track ids count from 1 and
+/// stay far below it), and boxes on nobody keep their track id plus twice this.
+const ORACLE_ID_BASE: u32 = 1 << 28;
+
+/// Relabels `points` (one frame's track boxes) by `--oracle identity`: one-to-one, the pairs of
+/// largest overlap first, each box takes the true person's identity; a box on nobody keeps its
+/// track's. `first_seen` becomes when the identity was first reported.
+fn oracle_identity(
+    points: &mut [TrackPoint],
+    truth: &[aisle_sim::TruthBox],
+    now: aisle_types::MediaTime,
+    first: &mut HashMap<u32, aisle_types::MediaTime>,
+) {
+    let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
+    for (i, p) in points.iter().enumerate() {
+        for (k, t) in truth.iter().enumerate() {
+            let o = p.bbox.iou(&t.bbox);
+            if o >= ORACLE_MIN_IOU {
+                pairs.push((o, i, k));
+            }
+        }
+    }
+    pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut person: Vec<Option<u32>> = vec![None; points.len()];
+    let mut taken = vec![false; truth.len()];
+    for (_, i, k) in pairs {
+        if person[i].is_none() && !taken[k] {
+            person[i] = Some(truth[k].id);
+            taken[k] = true;
+        }
+    }
+    for (p, who) in points.iter_mut().zip(person) {
+        p.id = match who {
+            Some(id) => ORACLE_ID_BASE + id,
+            None => 2 * ORACLE_ID_BASE + p.id,
+        };
+        p.first_seen = *first.entry(p.id).or_insert(now);
+    }
 }
 
 /// One scenario's comparison (pooled over seeds).
@@ -245,7 +320,7 @@ pub fn run(
             s.validate()?;
             let sim = aisle_sim::simulate(&s)
                 .with_context(|| format!("simulating scenario {} (seed {})", s.name, s.seed))?;
-            let mut r = evaluate_scenario(&sim, tracker, settings)?;
+            let mut r = evaluate_scenario(&sim, tracker, settings, a.oracle)?;
             for z in &mut r.zones {
                 z.seed = s.seed;
             }
@@ -267,7 +342,16 @@ pub fn run(
         serde_json::to_writer_pretty(&mut out, &results)?;
         writeln!(out)?;
     } else {
-        write_table(&mut out, &results, noise_name)?;
+        let source = match a.oracle {
+            None => format!("detector: {noise_name} noise model"),
+            Some(Oracle::Identity) => format!(
+                "detector: {noise_name} noise model; oracle: identities from the truth"
+            ),
+            Some(Oracle::Visible(v)) => format!(
+                "oracle: the true boxes and identities of people at least {v} visible, no detector or tracker"
+            ),
+        };
+        write_table(&mut out, &results, &source)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -330,6 +414,7 @@ pub fn run_pipeline(
     zones: &[ZoneConfig],
     tracker: TrackerConfig,
     settings: &AnalyticsConfig,
+    oracle: Option<Oracle>,
 ) -> Result<Vec<MetricRecord>> {
     let settings = AnalyticsConfig {
         min_visitors: 1,
@@ -350,8 +435,22 @@ pub fn run_pipeline(
     tracker.set_frame_size(sim.image_width, sim.image_height);
     let mut records = Vec::new();
     let mut points = Vec::with_capacity(256);
+    let mut first_reported = HashMap::new();
     for f in &sim.frames {
         points.clear();
+        if let Some(Oracle::Visible(v)) = oracle {
+            for t in f.truth.iter().filter(|t| t.visibility >= v) {
+                let id = ORACLE_ID_BASE + t.id;
+                points.push(TrackPoint {
+                    id,
+                    bbox: t.bbox,
+                    first_seen: *first_reported.entry(id).or_insert(f.time),
+                    appearance: None,
+                });
+            }
+            analytics.update(f.time, &points, &mut records)?;
+            continue;
+        }
         for t in tracker.update_with_appearance(&f.detections, &f.appearance, f.time)? {
             if t.is_active() {
                 points.push(TrackPoint {
@@ -361,6 +460,9 @@ pub fn run_pipeline(
                     appearance: t.appearance,
                 });
             }
+        }
+        if oracle == Some(Oracle::Identity) {
+            oracle_identity(&mut points, &f.truth, f.time, &mut first_reported);
         }
         analytics.update(f.time, &points, &mut records)?;
     }
@@ -455,10 +557,11 @@ pub fn evaluate_scenario(
     sim: &SimOutput,
     tracker: TrackerConfig,
     settings: &AnalyticsConfig,
+    oracle: Option<Oracle>,
 ) -> Result<AnalyticsResult> {
     let scored = scored_zones(sim);
     let zones: Vec<ZoneConfig> = scored.iter().map(|(_, z)| z.clone()).collect();
-    let records = run_pipeline(sim, &zones, tracker, settings)?;
+    let records = run_pipeline(sim, &zones, tracker, settings, oracle)?;
 
     let start = sim.frames.first().map_or(0.0, |f| f.time.as_secs_f64());
     let end = end_time(sim).as_secs_f64();
@@ -624,7 +727,7 @@ fn percentile(v: &[f64], q: f64) -> f64 {
     s[lo] + (s[hi] - s[lo]) * (pos - lo as f64)
 }
 
-fn write_table(out: &mut impl Write, results: &[AnalyticsResult], noise: &str) -> Result<()> {
+fn write_table(out: &mut impl Write, results: &[AnalyticsResult], source: &str) -> Result<()> {
     writeln!(
         out,
         "scenario  seeds zones  visitors (true/est, err)   visits (true/est, err)    dwell p50 err  dwell mean err  occupancy MAE  transitions (true/est, err, L1)"
@@ -654,7 +757,7 @@ fn write_table(out: &mut impl Write, results: &[AnalyticsResult], noise: &str) -
     }
     writeln!(
         out,
-        "(detector: {noise} noise model; zones the camera sees whole; dwell errors: median over zones with >= {MIN_VISITS_FOR_DWELL} ended visits; occupancy per zone and 60 s window)"
+        "({source}; zones the camera sees whole; dwell errors: median over zones with >= {MIN_VISITS_FOR_DWELL} ended visits; occupancy per zone and 60 s window)"
     )?;
     Ok(())
 }
@@ -662,6 +765,66 @@ fn write_table(out: &mut impl Write, results: &[AnalyticsResult], noise: &str) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn point(id: u32, x: f32) -> TrackPoint {
+        TrackPoint {
+            id,
+            bbox: aisle_types::BBox::new(x, 100.0, x + 50.0, 250.0),
+            first_seen: aisle_types::MediaTime {
+                ticks: 0,
+                timescale: 1000,
+            },
+            appearance: None,
+        }
+    }
+
+    fn truth(id: u32, x: f32) -> aisle_sim::TruthBox {
+        aisle_sim::TruthBox {
+            id,
+            bbox: aisle_types::BBox::new(x, 100.0, x + 50.0, 250.0),
+            visibility: 1.0,
+            floor: [0.0, 0.0],
+        }
+    }
+
+    #[test]
+    fn the_identity_oracle_gives_each_box_its_true_person() {
+        let mut first = HashMap::new();
+        let t0 = aisle_types::MediaTime {
+            ticks: 5000,
+            timescale: 1000,
+        };
+        // Track 1 sits on person 7, track 2 mostly on person 9 (also touching 7), track 3 on
+        // nobody.
+        let mut pts = vec![point(1, 100.0), point(2, 128.0), point(3, 600.0)];
+        let truth = [truth(7, 102.0), truth(9, 130.0)];
+        oracle_identity(&mut pts, &truth, t0, &mut first);
+        assert_eq!(pts[0].id, ORACLE_ID_BASE + 7);
+        assert_eq!(pts[1].id, ORACLE_ID_BASE + 9);
+        assert_eq!(pts[2].id, 2 * ORACLE_ID_BASE + 3);
+        assert!(pts.iter().all(|p| p.first_seen == t0));
+        // A frame later the tracks have swapped people: the identities follow the people, and
+        // keep the time they were first reported.
+        let t1 = aisle_types::MediaTime {
+            ticks: 5100,
+            timescale: 1000,
+        };
+        let mut pts = vec![point(1, 130.0), point(2, 100.0)];
+        oracle_identity(&mut pts, &truth, t1, &mut first);
+        assert_eq!(pts[0].id, ORACLE_ID_BASE + 9);
+        assert_eq!(pts[1].id, ORACLE_ID_BASE + 7);
+        assert!(pts.iter().all(|p| p.first_seen == t0));
+    }
+
+    #[test]
+    fn oracles_parse_and_bad_ones_are_named() {
+        assert_eq!(parse_oracle("identity"), Ok(Oracle::Identity));
+        assert_eq!(parse_oracle("visible=0.3"), Ok(Oracle::Visible(0.3)));
+        let e = parse_oracle("visible=1.5").unwrap_err();
+        assert!(e.contains("1.5"), "{e}");
+        let e = parse_oracle("ids").unwrap_err();
+        assert!(e.contains("`ids`"), "{e}");
+    }
 
     fn stay(shopper: u32, zone: usize, enter: f64, exit: f64, closed: bool) -> TrueVisit {
         TrueVisit {
