@@ -11,6 +11,7 @@
 //! `cargo run --release -p aisled --example appearance_calibration -- [--input FILE] [--model NAME] [--step N] [--json]`
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+use std::io::Write;
 use std::path::PathBuf;
 
 mod common;
@@ -56,6 +57,10 @@ struct Args {
     /// Print the results as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Also write every clean observation to this CSV file (frame index, time, track id, box,
+    /// the 16 colour bins), for studies of other descriptors on the same observations.
+    #[arg(long)]
+    dump: Option<PathBuf>,
 }
 
 /// One clean observation of an active track.
@@ -238,6 +243,16 @@ fn main() -> Result<()> {
     let mut descriptors = Vec::new();
     let (mut n_dets, mut n_active, mut n_clean) = (0usize, 0usize, 0usize);
     let mut track_ids = std::collections::BTreeSet::new();
+    let mut dump = match &args.dump {
+        Some(p) => {
+            let mut f = std::io::BufWriter::new(
+                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+            );
+            writeln!(f, "frame,time,track,x1,y1,x2,y2,score,bins")?;
+            Some(f)
+        }
+        None => None,
+    };
     for frame in video.frames() {
         let frame = frame?;
         if frame.index % args.step != 0 {
@@ -261,6 +276,27 @@ fn main() -> Result<()> {
             if i < dets.len() && is_clean(&dets, i, args.min_score, args.max_overlap) {
                 n_clean += 1;
                 track_ids.insert(t.id.0);
+                if let Some(f) = dump.as_mut() {
+                    let b = dets[i].bbox;
+                    let bins: Vec<String> = descriptors[i]
+                        .bins
+                        .iter()
+                        .map(|v| format!("{v:.5}"))
+                        .collect();
+                    writeln!(
+                        f,
+                        "{},{:.4},{},{:.1},{:.1},{:.1},{:.1},{:.3},{}",
+                        frame.index,
+                        frame.pts.as_secs_f64(),
+                        t.id.0,
+                        b.x1,
+                        b.y1,
+                        b.x2,
+                        b.y2,
+                        dets[i].score,
+                        bins.join(" ")
+                    )?;
+                }
                 obs.push(Obs {
                     track: t.id.0,
                     appearance: descriptors[i],
