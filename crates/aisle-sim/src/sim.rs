@@ -46,8 +46,6 @@ pub struct SimFrame {
     /// The appearance descriptor of each detection (same order), as the device's extractor
     /// would read it; empty when the scenario's appearance model is disabled.
     pub appearance: Vec<Appearance>,
-    /// Heads found by the head detector ([`crate::HeadModel`]); empty without one.
-    pub heads: Vec<aisle_types::HeadPoint>,
     /// Every shopper with part of their box in the image and visibility > 0, by id.
     pub truth: Vec<TruthBox>,
 }
@@ -168,8 +166,6 @@ pub fn simulate(s: &Scenario) -> Result<SimOutput, SimError> {
     let mut looks_rng = ChaCha8Rng::seed_from_u64(s.seed);
     looks_rng.set_stream(3);
     let mut painter = Painter::new(looks_rng);
-    let mut heads_rng = ChaCha8Rng::seed_from_u64(s.seed);
-    heads_rng.set_stream(4);
 
     let n_frames = (s.duration_s * s.fps + 1e-9).floor() as i64;
     let frame_dt = 1.0 / s.fps;
@@ -335,16 +331,11 @@ pub fn simulate(s: &Scenario) -> Result<SimOutput, SimError> {
                 &s.appearance,
                 &mut painter,
             );
-            let heads = match &s.noise.heads {
-                Some(m) => m.detect(&people, (proj.w, proj.h), &mut heads_rng),
-                None => Vec::new(),
-            };
             frames.push(SimFrame {
                 index: fi,
                 time: frame_time(k, s.fps),
                 detections,
                 appearance,
-                heads,
                 truth,
             });
         }

@@ -68,19 +68,6 @@ fn set_noise(m: &mut aisle_sim::NoiseModel, field: &str, v: f64) -> Result<(), S
         "duplicate_prob" => m.duplicate_prob = v,
         "merge_prob" => m.merge_prob = v,
         "nms_iou" => m.nms_iou = v,
-        h if h.starts_with("heads.") => {
-            let hm = m.heads.get_or_insert_with(aisle_sim::HeadModel::default);
-            match &h[6..] {
-                "found_max" => hm.found_max = v,
-                "found_mid" => hm.found_mid = v,
-                "found_width" => hm.found_width = v,
-                "jitter_x" => hm.jitter_x = v,
-                "jitter_y" => hm.jitter_y = v,
-                "duplicate_prob" => hm.duplicate_prob = v,
-                "false_per_frame" => hm.false_per_frame = v,
-                _ => return Err(format!("unknown head model setting {h:?}")),
-            }
-        }
         _ => return Err(format!("unknown noise setting {field:?}")),
     }
     Ok(())
@@ -94,7 +81,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut first = 0u64;
     let mut distinct = false;
     let mut perfect = false;
-    let mut heads = false;
     let mut preset: Option<aisle_sim::NoiseModel> = None;
     let mut noise: Vec<(String, f64)> = Vec::new();
     let mut export: Option<std::path::PathBuf> = None;
@@ -110,8 +96,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--first-seed" => first = args.next().ok_or("--first-seed needs a number")?.parse()?,
             "--distinct-clothes" => distinct = true,
             "--perfect-detector" => perfect = true,
-            // A head detector alongside the person detector (`aisle_sim::HeadModel`).
-            "--heads" => heads = true,
             // A named detector model (`aisle_sim::NOISE_PRESETS`), before any `noise.FIELD`.
             "--noise" => {
                 let name = args.next().ok_or("--noise needs a model name")?;
@@ -157,9 +141,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             if perfect {
                 s.noise = aisle_sim::NoiseModel::perfect();
             }
-            if heads {
-                s.noise.heads = Some(aisle_sim::HeadModel::default());
-            }
             for (n, v) in &noise {
                 set_noise(&mut s.noise, n, *v)?;
             }
@@ -177,9 +158,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         ign.push(f.index + 1, u64::from(t.id), t.bbox);
                     }
                 }
-                for t in
-                    tracker.update_with_heads(&f.detections, &f.appearance, &f.heads, f.time)?
-                {
+                for t in tracker.update_with_appearance(&f.detections, &f.appearance, f.time)? {
                     if t.is_reported() {
                         hyp.push(f.index + 1, u64::from(t.id.0), t.bbox);
                     }

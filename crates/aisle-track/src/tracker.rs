@@ -55,7 +55,7 @@
 
 use crate::assign::Assigner;
 use crate::kalman::{KalmanBox, KalmanConfig};
-use aisle_types::{region_bbox, Appearance, BBox, Detection, HeadPoint, MediaTime, REGIONS};
+use aisle_types::{region_bbox, Appearance, BBox, Detection, MediaTime, REGIONS};
 use heapless::Deque;
 
 /// Live tracks per tracker (camera).
@@ -112,9 +112,6 @@ pub struct Track {
     /// The track's clothing colours (the moving average of its clean, confident views; one
     /// view right after its birth), when it has any. For on-device use only, like the id.
     pub appearance: Option<Appearance>,
-    /// Matched in the latest update to a head only ([`Tracker::update_with_heads`]): the person
-    /// detector missed the person, the head detector found their head where it should be.
-    pub head_only: bool,
 }
 
 impl Track {
@@ -470,25 +467,6 @@ impl Slot {
     }
 }
 
-/// Where a person's head is in their box: centred, a tenth of the height below the top.
-const HEAD_OFFSET: f32 = 0.10;
-
-fn head_of(b: &BBox) -> (f32, f32) {
-    ((b.x1 + b.x2) * 0.5, b.y1 + HEAD_OFFSET * b.height())
-}
-
-/// Distance of a head from the head of box `b`, in heights of `b`.
-fn head_distance(b: &BBox, h: &HeadPoint) -> f32 {
-    let (x, y) = head_of(b);
-    let d = ((h.x - x).powi(2) + (h.y - y).powi(2)).sqrt();
-    d / b.height().max(1.0)
-}
-
-fn head_params() -> (f32, f32, f32) {
-    let g = |k: &str, d: f32| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
-    (g("AISLE_HEAD_GATE", 0.25), g("AISLE_HEAD_EXPLAINED", 0.15), g("AISLE_HEAD_NOISE", 4.0))
-}
-
 fn centre(b: &BBox) -> (f32, f32) {
     ((b.x1 + b.x2) * 0.5, (b.y1 + b.y2) * 0.5)
 }
@@ -764,8 +742,6 @@ pub struct Tracker {
     perspective: Perspective,
     pool: Vec<u32>,
     slot_matched: Vec<bool>,
-    /// Heads no detection accounts for (indices into the update's heads).
-    free_heads: Vec<u32>,
     out: heapless::Vec<Track, MAX_TRACKS>,
     removed: heapless::Vec<TrackId, MAX_TRACKS>,
 }
@@ -800,7 +776,6 @@ impl Tracker {
             perspective: Perspective::default(),
             pool: Vec::with_capacity(MAX_TRACKS),
             slot_matched: Vec::with_capacity(MAX_TRACKS),
-            free_heads: Vec::with_capacity(MAX_DETECTIONS),
             out: heapless::Vec::new(),
             removed: heapless::Vec::new(),
         })
@@ -858,21 +833,6 @@ impl Tracker {
         &mut self,
         detections: &[Detection],
         appearance: &[Appearance],
-        time: MediaTime,
-    ) -> Result<&[Track], TrackError> {
-        self.update_with_heads(detections, appearance, &[], time)
-    }
-
-    /// [`Tracker::update_with_appearance`] with the heads a head detector found in the frame
-    /// (empty: none). A confirmed track the person detector missed keeps its person while
-    /// their head is found where the track's head should be: somebody hidden from the
-    /// shoulders down behind a nearer shopper is neither lost nor re-acquired (module
-    /// documentation, "Heads").
-    pub fn update_with_heads(
-        &mut self,
-        detections: &[Detection],
-        appearance: &[Appearance],
-        heads: &[HeadPoint],
         time: MediaTime,
     ) -> Result<&[Track], TrackError> {
         if !appearance.is_empty() && appearance.len() != detections.len() {
@@ -994,7 +954,6 @@ impl Tracker {
             s.track.bbox = s.kf.bbox();
             s.track.matched = false;
             s.track.detection = None;
-            s.track.head_only = false;
         }
         self.slot_matched.clear();
         self.slot_matched.resize(self.slots.len(), false);
@@ -1164,13 +1123,6 @@ impl Tracker {
             self.merge_duplicates(detections, appearance, time);
         }
 
-        // 5d. Heads: a confirmed or lost track still without a detection, whose head the head
-        // detector found where the track's head should be, is that person, hidden from the
-        // shoulders down (or missed by the person detector).
-        if !heads.is_empty() {
-            self.match_heads(detections, heads, time);
-        }
-
         // 6. Lifecycle of unmatched tracks.
         for (k, s) in self.slots.iter_mut().enumerate() {
             if self.slot_matched[k] {
@@ -1284,7 +1236,6 @@ impl Tracker {
                     coasting: false,
                     feet_estimated: false,
                     appearance: None,
-                    head_only: false,
                 },
                 kf,
                 kf_at_obs: kf,
@@ -1304,21 +1255,6 @@ impl Tracker {
         // and report a person whose feet are hidden down to their estimated feet.
         for s in self.slots.iter_mut() {
             s.track.feet_estimated = false;
-            if s.track.head_only {
-                // Only the head is seen: the feet are where the person's stature puts them.
-                if let Some(r) = s.stature {
-                    let b = &mut s.track.bbox;
-                    if let Some(h) = self.perspective.height_from_top(b.y1, r) {
-                        let mut y2 = b.y1 + h;
-                        if let Some((_, fh)) = self.frame {
-                            y2 = y2.min(fh);
-                        }
-                        b.y2 = y2;
-                        s.track.feet_estimated = true;
-                    }
-                }
-                continue;
-            }
             let Some(di) = s.track.detection.filter(|_| s.track.matched) else {
                 continue;
             };
@@ -1363,88 +1299,6 @@ impl Tracker {
             let _ = self.out.push(s.track);
         }
         Ok(&self.out)
-    }
-
-    /// Step 5d of `update`: confirmed and lost tracks without a detection against the heads no
-    /// detection accounts for, by the distance of the head from where the track's head is
-    /// predicted.
-    fn match_heads(&mut self, detections: &[Detection], heads: &[HeadPoint], time: MediaTime) {
-        let now = time.as_secs_f64();
-        let cfg = self.cfg;
-        let (gate, explained, noise) = head_params();
-        self.free_heads.clear();
-        for (j, h) in heads.iter().enumerate().take(MAX_DETECTIONS) {
-            if !(h.x.is_finite() && h.y.is_finite() && h.score.is_finite()) {
-                self.stats.invalid_detections += 1;
-                continue;
-            }
-            let of_a_detection = self
-                .candidates
-                .iter()
-                .any(|&i| head_distance(&detections[i as usize].bbox, h) < explained);
-            if !of_a_detection {
-                self.free_heads.push(j as u32);
-            }
-        }
-        if self.free_heads.is_empty() {
-            return;
-        }
-        self.pool.clear();
-        for (k, s) in self.slots.iter().enumerate() {
-            if !self.slot_matched[k]
-                && s.track.state != TrackState::Tentative
-                && !s.reid_only
-                && now - s.track.last_seen.as_secs_f64() <= cfg.max_lost_s
-            {
-                self.pool.push(k as u32);
-            }
-        }
-        let Self {
-            slots,
-            pool,
-            free_heads,
-            assigner,
-            slot_matched,
-            ..
-        } = self;
-        let matches = assigner.solve(pool.len(), free_heads.len(), gate, |r, c| {
-            let d = head_distance(&slots[pool[r] as usize].track.bbox, &heads[free_heads[c] as usize]);
-            if d < gate {
-                d
-            } else {
-                f32::INFINITY
-            }
-        });
-        for &(r, c) in matches {
-            let k = pool[r as usize] as usize;
-            let h = heads[free_heads[c as usize] as usize];
-            let s = &mut slots[k];
-            slot_matched[k] = true;
-            // The box moves with the head; its size is not observed.
-            s.kf.freeze_size();
-            let b = s.kf.bbox();
-            let (hx, hy) = head_of(&b);
-            let moved = BBox::new(b.x1 + h.x - hx, b.y1 + h.y - hy, b.x2 + h.x - hx, b.y2 + h.y - hy);
-            s.kf.update_weighted(&moved, noise, &cfg.kalman);
-            s.kf_at_obs = s.kf;
-            s.missed = 0;
-            if s.history.is_full() {
-                s.history.pop_front();
-            }
-            let _ = s.history.push_back(Observation {
-                time: now,
-                bbox: moved,
-            });
-            let t = &mut s.track;
-            t.bbox = s.kf.bbox();
-            t.matched = true;
-            t.head_only = true;
-            t.detection = None;
-            t.last_seen = time;
-            if t.state == TrackState::Lost {
-                t.state = TrackState::Confirmed;
-            }
-        }
     }
 
     /// Step 5b of `update`: tentative tracks due for confirmation against unmatched,

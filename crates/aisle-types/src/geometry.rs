@@ -70,16 +70,6 @@ pub struct Detection {
     pub class_id: u32,
 }
 
-/// One head found by a head detector (the face keypoints of a multi-person pose model), in
-/// frame pixel coordinates: a point at the middle of the head. A person hidden from the
-/// shoulders down by somebody nearer the camera still shows their head.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct HeadPoint {
-    pub x: f32,
-    pub y: f32,
-    pub score: f32,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,5 +14,5 @@ pub use appearance::{
     region_bbox, Appearance, APPEARANCE_DIM, COLOURS, COLOUR_NAMES, REGIONS, REGION_BOUNDS,
 };
 pub use frame::{FrameError, Nv12Frame};
-pub use geometry::{BBox, Detection, HeadPoint};
+pub use geometry::{BBox, Detection};
 pub use time::MediaTime;

@@ -310,9 +310,6 @@ pub fn run(
             s.duration_s = d;
         }
         s.noise = noise.clone();
-        if std::env::var("AISLE_HEADS").is_ok() {
-            s.noise.heads = Some(aisle_sim::HeadModel::default());
-        }
         let first = a.seed.unwrap_or(s.seed);
         let mut pooled = AnalyticsResult {
             scenario: s.name.clone(),
@@ -454,8 +451,8 @@ pub fn run_pipeline(
             analytics.update(f.time, &points, &mut records)?;
             continue;
         }
-        for t in tracker.update_with_heads(&f.detections, &f.appearance, &f.heads, f.time)? {
-            if t.is_active() && !(t.head_only && std::env::var("AISLE_NO_HEAD_ONLY").is_ok()) {
+        for t in tracker.update_with_appearance(&f.detections, &f.appearance, f.time)? {
+            if t.is_active() {
                 points.push(TrackPoint {
                     id: t.id.0,
                     bbox: t.bbox,
