@@ -29,12 +29,7 @@ fn main() {
         s.seed = seed;
     }
     if distinct {
-        // As `aisle-track`'s sweep example does: clothes drawn uniformly from the eight colours,
-        // pure and steady (what IDF1 0.90 on `moderate` needs, docs/tracking.md).
-        s.appearance.top_palette = [0.125; 8];
-        s.appearance.bottom_palette = [0.125; 8];
-        s.appearance.purity_min = 0.9;
-        s.appearance.drift_sigma = 0.05;
+        s.appearance = aisle_sim::AppearanceModel::distinct_clothes();
     }
     let sim = simulate(&s).expect("simulate");
     // Per frame: (person id, descriptor) of clean labelled detections.

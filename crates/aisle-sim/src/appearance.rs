@@ -75,6 +75,19 @@ impl Default for AppearanceModel {
 }
 
 impl AppearanceModel {
+    /// A study model far better than colour names on real clothes: tops and trousers drawn
+    /// uniformly from the eight colours, pure and steady (docs/tracking.md: what IDF1 0.90 on
+    /// `moderate` takes).
+    pub fn distinct_clothes() -> Self {
+        Self {
+            top_palette: [0.125; 8],
+            bottom_palette: [0.125; 8],
+            purity_min: 0.9,
+            drift_sigma: 0.05,
+            ..Self::default()
+        }
+    }
+
     pub(crate) fn validate(&self, scenario: &str) -> Result<(), SimError> {
         let check = |field: &str, v: f64, lo: f64, hi: f64| {
             SimError::check_range(scenario, &format!("appearance.{field}"), v, lo, hi)

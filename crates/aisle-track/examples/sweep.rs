@@ -130,10 +130,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut s = base.clone();
             s.seed = base.seed.wrapping_add(first + k);
             if distinct {
-                s.appearance.top_palette = [0.125; 8];
-                s.appearance.bottom_palette = [0.125; 8];
-                s.appearance.purity_min = 0.9;
-                s.appearance.drift_sigma = 0.05;
+                s.appearance = aisle_sim::AppearanceModel::distinct_clothes();
             }
             if let Some(m) = &preset {
                 s.noise = m.clone();

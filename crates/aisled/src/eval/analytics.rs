@@ -448,21 +448,20 @@ pub fn run_pipeline(
                     appearance: None,
                 });
             }
-            analytics.update(f.time, &points, &mut records)?;
-            continue;
-        }
-        for t in tracker.update_with_appearance(&f.detections, &f.appearance, f.time)? {
-            if t.is_active() {
-                points.push(TrackPoint {
-                    id: t.id.0,
-                    bbox: t.bbox,
-                    first_seen: t.first_seen,
-                    appearance: t.appearance,
-                });
+        } else {
+            for t in tracker.update_with_appearance(&f.detections, &f.appearance, f.time)? {
+                if t.is_active() {
+                    points.push(TrackPoint {
+                        id: t.id.0,
+                        bbox: t.bbox,
+                        first_seen: t.first_seen,
+                        appearance: t.appearance,
+                    });
+                }
             }
-        }
-        if oracle == Some(Oracle::Identity) {
-            oracle_identity(&mut points, &f.truth, f.time, &mut first_reported);
+            if oracle == Some(Oracle::Identity) {
+                oracle_identity(&mut points, &f.truth, f.time, &mut first_reported);
+            }
         }
         analytics.update(f.time, &points, &mut records)?;
     }
